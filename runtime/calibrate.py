@@ -503,22 +503,6 @@ def scenario_optimizer(scenario: Scenario, module: torch.nn.Module) -> torch.opt
     return optimizer
 
 
-def _optimizer_step_time(
-    scenario: Scenario,
-    module: torch.nn.Module,
-    reps: int,
-    warmup: int,
-    page_fault_s: float = 0.0,
-    evict: Callable[[], object] = lambda: None,
-    backward: Callable[[], object] | None = None,
-    idle_s: float = 0.0,
-) -> float:
-    """The median of :func:`_optimizer_step_times`."""
-    return statistics.median(
-        _optimizer_step_times(scenario, module, reps, warmup, page_fault_s, evict, backward, idle_s)
-    )
-
-
 def _optimizer_step_times(
     scenario: Scenario,
     module: torch.nn.Module,
@@ -815,7 +799,7 @@ def measure_optimizer_curve(
     :data:`OPTIMIZER_MICRO_BATCH` samples through the DDP-wrapped model (one-rank gloo group, DDP's
     defaults: the backward copies the gradients into its buckets and back, and leaves the caches
     to them); each point is the median over ``instances`` freshly built models of the median of
-    ``reps`` fault-free steps after one (:func:`_optimizer_step_time`). Back to back, the step's
+    ``reps`` fault-free steps after one (:func:`_optimizer_step_times`). Back to back, the step's
     faults came and went with the width (2,240–8,064 a step at 768–1024 wide, none through DDP).
     """
     from torch.nn.parallel import DistributedDataParallel
@@ -834,7 +818,8 @@ def measure_optimizer_curve(
                 def backward(net: torch.nn.Module = wrapped, x: torch.Tensor = x, y: torch.Tensor = y) -> None:
                     torch.nn.functional.mse_loss(net(x), y).backward()
 
-                step_s = _optimizer_step_time(scenario, model, reps, 1, page_fault_s, backward=backward)
+                steps = _optimizer_step_times(scenario, model, reps, 1, page_fault_s, backward=backward)
+                step_s = statistics.median(steps)
                 per.append(step_s / sum(p.numel() for p in model.parameters()))
             out.append((int(hidden), float(statistics.median(per))))
         return tuple(out)
@@ -887,7 +872,7 @@ slowdowns are ratios to worker 0 alone, so that lottery, not the sharing, set th
 residuals. Setting either value turns glibc's dynamic thresholds off (``mallopt(3)``), so both are set: the mmap
 threshold at the largest the dynamic one reaches (a long-running training rank's), the trim threshold beyond any
 heap. The faults a training rank does take are priced from the model (:func:`dpsim.allocator.optimizer_fresh_bytes`)
-and the step alone is timed fault-free (:func:`_optimizer_step_time`), so the sharing is measured fault-free too.
+and the step alone is timed fault-free (:func:`_optimizer_step_times`), so the sharing is measured fault-free too.
 Other C libraries ignore both variables."""
 
 OPTIMIZER_HIDDEN = 1024
