@@ -2265,7 +2265,7 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
     parts = ("forward", "backward", "curve", "step_overhead")
     for key in compute:  # round 35: `curv:` (a misspelled curve) was dropped and the profile ran without its curve
         if key not in parts:
-            hint = did_you_mean(str(key), parts) or "expected one of: backward, curve, forward, step_overhead"
+            hint = did_you_mean(str(key), parts) or f"expected one of: {', '.join(sorted(parts))}"
             raise ScenarioError(f"compute.{safe_text(str(key))[:60]}", f"unknown key ({hint})", source)
     return HardwareProfile(
         name=str(data["name"] if data.get("name") is not None else "profile"),  # null: no name (was 'None')
