@@ -433,10 +433,39 @@ kind names them; the calibration uses 150 / 450 / 1200), written down (``benchma
 draw_cases.py``) before any of them was measured. fresh44 to fresh53 have been seen (models were judged on them); this
 is the next check no model change was made or gated on."""
 
+FRESH55: list[list[tuple[str, object]]] = [
+    [(NODES, 3), (PER_NODE, 2), (MB, 40), (BUCKET, "7 MiB"), (RATE, "360 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (MB, 40), (ACC, 8), (BUCKET, "3 MiB"), (RATE, "740 Mbit/s")],
+    [(NODES, 4), ("model.layers", 5), ("model.hidden", 896), (MB, 56), (BUCKET, "1 MiB"), (RATE, "1060 Mbit/s")],
+    [(NODES, 6), (MB, 64), (BUCKET, "5 MiB"), (RATE, "360 Mbit/s")],
+    [(NODES, 5), (MB, 32), (ACC, 6), (BUCKET, "1 MiB"), (RATE, "360 Mbit/s"),
+     ("variability.stragglers", [{"worker": 2, "slowdown": 1.5}])],
+    [(NODES, 5), ("model.layers", 5), ("model.hidden", 1152), (MB, 64), (ACC, 4), (BUCKET, "1 MiB"),
+     (RATE, "740 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "ring"), (MB, 56), (ACC, 2), (BUCKET, "100 MiB"), (RATE, "740 Mbit/s")],
+    [(NODES, 7), (ALG, "ring"), (MB, 88), (ACC, 3), (BUCKET, "3 MiB"), (RATE, "1060 Mbit/s")],
+    [(NODES, 8), (ALG, "ring"), (MB, 128), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "360 Mbit/s")],
+    [(NODES, 3), (ALG, "tree"), (MB, 48), (ACC, 3), (BUCKET, "1 MiB"), (RATE, "740 Mbit/s"),
+     ("communication.overlap", False)],
+    [(NODES, 3), (ALG, "tree"), (MB, 128), (ACC, 2), (BUCKET, "3 MiB"), (RATE, "1060 Mbit/s")],
+    [(NODES, 7), (ALG, "tree"), (MB, 64), (BUCKET, "1 MiB"), (RATE, "1060 Mbit/s")],
+    [(NODES, 6), (ALG, "halving-doubling"), (MB, 120), (BUCKET, "1 MiB"), (RATE, "740 Mbit/s")],
+    [(NODES, 2), (ALG, "halving-doubling"), (MB, 136), (BUCKET, "16 MiB"), (RATE, "360 Mbit/s")],
+    [(NODES, 2), (ALG, "halving-doubling"), (MB, 32), (ACC, 8), (BUCKET, "16 MiB"), (RATE, "1060 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 40), (BUCKET, "100 MiB"), (RATE, "740 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 256), (BUCKET, "1 MiB"), (RATE, "360 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 56), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "1060 Mbit/s")],
+]  # fmt: skip
+"""A thirteenth set (``--case-set fresh55``, stop 55): stop 44's rule with stop 51's repair drawn again
+(``random.Random(55)``; the repair changes nothing in it) at links of 360, 740 and 1060 Mbit/s (no stored result of any
+kind names them; the calibration uses 150 / 450 / 1200), written down (``benchmarks/results/validation-2026-12-08-b/
+draw_cases.py``) before any of them was measured. fresh44 to fresh54 have been seen (models were judged on them); this
+is the next check no model change was made or gated on."""
+
 CASE_SETS = {
     "default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46, "fresh47": FRESH47,
     "fresh48": FRESH48, "fresh49": FRESH49, "fresh50": FRESH50, "fresh51": FRESH51,
-    "fresh52": FRESH52, "fresh53": FRESH53, "fresh54": FRESH54,
+    "fresh52": FRESH52, "fresh53": FRESH53, "fresh54": FRESH54, "fresh55": FRESH55,
 }  # fmt: skip
 
 
@@ -637,7 +666,7 @@ def main() -> int:
                    "(FRESH49); fresh50: seed 50 at 175 / 675 / 975 Mbit/s (FRESH50); fresh51: seed 51 at 125 / 525 / "
                    "1025 Mbit/s (FRESH51); fresh52: seed 52 at 375 / 825 / 1175 Mbit/s (FRESH52); "
                    "fresh53: seed 53 at 290 / 690 / 1090 Mbit/s (FRESH53); fresh54: seed 54 at 260 / 610 / 1130 Mbit/s "
-                   "(FRESH54). With --reuse: the folder's own "
+                   "(FRESH54); fresh55: seed 55 at 360 / 740 / 1060 Mbit/s (FRESH55). With --reuse: the folder's own "
                    "(summary.json), else default")  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=whole(0), default=0, help="leave out the first N configurations (a session's second "

@@ -1,8 +1,8 @@
 """``validate_emulated.py --case-set fresh44`` (stop 44), ``fresh45`` (stop 45), ``fresh46`` (stop 46), ``fresh47``
 (stop 47), ``fresh48`` (stop 48), ``fresh49`` (stop 49), ``fresh50`` (stop 50), ``fresh51`` (stop 51), ``fresh52``
-(stop 52), ``fresh53`` (stop 53) and ``fresh54`` (stop 54): issue 10's coverage, disjoint from every stored set (each
-from the fresh sets before it) and from the calibration, drawn by the rule recorded beside their results; ``--reuse``
-refuses runs of another set."""
+(stop 52), ``fresh53`` (stop 53), ``fresh54`` (stop 54) and ``fresh55`` (stop 55): issue 10's coverage, disjoint from
+every stored set (each from the fresh sets before it) and from the calibration, drawn by the rule recorded beside their
+results; ``--reuse`` refuses runs of another set."""
 
 from __future__ import annotations
 
@@ -36,11 +36,12 @@ FRESH50_CAL = ROOT / "benchmarks/results/validation-2026-12-07-e/all"  # fresh50
 FRESH51_CAL = ROOT / "benchmarks/results/validation-2026-12-07-f/all"  # fresh51's window-1 calibration
 FRESH52_CAL = ROOT / "benchmarks/results/validation-2026-12-07-g/all"  # fresh52's CAL1
 FRESH53_CAL = ROOT / "benchmarks/results/validation-2026-12-07-h/all"  # fresh53's CAL1
+FRESH54_CAL = ROOT / "benchmarks/results/validation-2026-12-08-a/all"  # fresh54's CAL1
 STORED_CALS = (STORED, NEWEST, FRESH45_CAL, FRESH46_CAL, FRESH47_CAL, FRESH48_CAL, FRESH49_CAL, FRESH50_CAL,
-               FRESH51_CAL, FRESH52_CAL, FRESH53_CAL)  # fmt: skip
+               FRESH51_CAL, FRESH52_CAL, FRESH53_CAL, FRESH54_CAL)  # fmt: skip
 # cases sharing no calibration point; the rest share only a rank count 2–4
 NO_SHARED_POINT = {"fresh44": 14, "fresh45": 11, "fresh46": 11, "fresh47": 12, "fresh48": 10, "fresh49": 14,
-                   "fresh50": 9, "fresh51": 14, "fresh52": 9, "fresh53": 13, "fresh54": 10}  # fmt: skip
+                   "fresh50": 9, "fresh51": 14, "fresh52": 9, "fresh53": 13, "fresh54": 10, "fresh55": 12}  # fmt: skip
 DRAW = {"fresh44": ROOT / "benchmarks/results/validation-2026-12-06-q/draw_cases.py",
         "fresh45": ROOT / "benchmarks/results/validation-2026-12-06-r/draw_cases.py",
         "fresh46": ROOT / "benchmarks/results/validation-2026-12-07-a/draw_cases.py",
@@ -51,12 +52,14 @@ DRAW = {"fresh44": ROOT / "benchmarks/results/validation-2026-12-06-q/draw_cases
         "fresh51": ROOT / "benchmarks/results/validation-2026-12-07-f/draw_cases.py",
         "fresh52": ROOT / "benchmarks/results/validation-2026-12-07-g/draw_cases.py",
         "fresh53": ROOT / "benchmarks/results/validation-2026-12-07-h/draw_cases.py",
-        "fresh54": ROOT / "benchmarks/results/validation-2026-12-08-a/draw_cases.py"}  # fmt: skip
+        "fresh54": ROOT / "benchmarks/results/validation-2026-12-08-a/draw_cases.py",
+        "fresh55": ROOT / "benchmarks/results/validation-2026-12-08-b/draw_cases.py"}  # fmt: skip
 RATES = {"fresh44": {3e8, 6e8, 8e8}, "fresh45": {3.5e8, 6.5e8, 10.5e8}, "fresh46": {4e8, 5.5e8, 11.5e8},
          "fresh47": {3.25e8, 7.25e8, 12.5e8}, "fresh48": {2.75e8, 6.25e8, 8.75e8},
          "fresh49": {2.25e8, 5.75e8, 9.25e8}, "fresh50": {1.75e8, 6.75e8, 9.75e8},
          "fresh51": {1.25e8, 5.25e8, 10.25e8}, "fresh52": {3.75e8, 8.25e8, 11.75e8},
-         "fresh53": {2.9e8, 6.9e8, 10.9e8}, "fresh54": {2.6e8, 6.1e8, 11.3e8}}  # fmt: skip
+         "fresh53": {2.9e8, 6.9e8, 10.9e8}, "fresh54": {2.6e8, 6.1e8, 11.3e8},
+         "fresh55": {3.6e8, 7.4e8, 10.6e8}}  # fmt: skip
 EARLIER_FRESH = {"fresh44": [], "fresh45": ["fresh44"], "fresh46": ["fresh44", "fresh45"],
                  "fresh47": ["fresh44", "fresh45", "fresh46"],
                  "fresh48": ["fresh44", "fresh45", "fresh46", "fresh47"],
@@ -68,7 +71,9 @@ EARLIER_FRESH = {"fresh44": [], "fresh45": ["fresh44"], "fresh46": ["fresh44", "
                  "fresh53": ["fresh44", "fresh45", "fresh46", "fresh47", "fresh48", "fresh49", "fresh50",
                              "fresh51", "fresh52"],
                  "fresh54": ["fresh44", "fresh45", "fresh46", "fresh47", "fresh48", "fresh49", "fresh50",
-                             "fresh51", "fresh52", "fresh53"]}  # fmt: skip
+                             "fresh51", "fresh52", "fresh53"],
+                 "fresh55": ["fresh44", "fresh45", "fresh46", "fresh47", "fresh48", "fresh49", "fresh50",
+                             "fresh51", "fresh52", "fresh53", "fresh54"]}  # fmt: skip
 FRESH = pytest.mark.parametrize("case_set", sorted(DRAW))
 
 
@@ -130,14 +135,15 @@ def test_a_fresh_set_is_what_the_recorded_rule_draws(case_set: str) -> None:
     assert runpy.run_path(str(DRAW[case_set]))["draw"]() == ve.CASE_SETS[case_set]
 
 
-def test_fresh45_to_fresh54_are_fresh44s_rule_with_another_seed_and_rates() -> None:
+def test_fresh45_to_fresh55_are_fresh44s_rule_with_another_seed_and_rates() -> None:
     """One rule: the stop-45 draw is stop 44's function with seed 45 and 350 / 650 / 1050 Mbit/s, the stop-46 draw with
     seed 46 and 400 / 550 / 1150 Mbit/s, the stop-47 draw with seed 47 and 325 / 725 / 1250 Mbit/s, the stop-48 draw
     with seed 48 and 275 / 625 / 875 Mbit/s, the stop-49 draw with seed 49 and 225 / 575 / 925 Mbit/s, the stop-50
     draw with seed 50 and 175 / 675 / 975 Mbit/s, the stop-51 draw with seed 51 and 125 / 525 / 1025 Mbit/s (with its
     rule's one repair, which changes no earlier draw), the stop-52 draw with seed 52 and 375 / 825 / 1175 Mbit/s, the
-    stop-53 draw with seed 53 and 290 / 690 / 1090 Mbit/s and the stop-54 draw with seed 54 and 260 / 610 / 1130
-    Mbit/s (the repair changes nothing in any of the three), and they differ."""
+    stop-53 draw with seed 53 and 290 / 690 / 1090 Mbit/s, the stop-54 draw with seed 54 and 260 / 610 / 1130 Mbit/s
+    and the stop-55 draw with seed 55 and 360 / 740 / 1060 Mbit/s (the repair changes nothing in any of the four), and
+    they differ."""
     rule = runpy.run_path(str(DRAW["fresh44"]))["draw"]
     assert rule(45, (350, 650, 1050)) == ve.FRESH45 != rule()
     assert rule(46, (400, 550, 1150)) == ve.FRESH46 not in (ve.FRESH45, ve.FRESH44)
@@ -156,6 +162,8 @@ def test_fresh45_to_fresh54_are_fresh44s_rule_with_another_seed_and_rates() -> N
     assert ve.FRESH53 not in (ve.FRESH52, ve.FRESH51, ve.FRESH50, *earlier)
     assert rule(54, (260, 610, 1130)) == repair(rule(54, (260, 610, 1130))) == ve.FRESH54
     assert ve.FRESH54 not in (ve.FRESH53, ve.FRESH52, ve.FRESH51, ve.FRESH50, *earlier)
+    assert rule(55, (360, 740, 1060)) == repair(rule(55, (360, 740, 1060))) == ve.FRESH55
+    assert ve.FRESH55 not in (ve.FRESH54, ve.FRESH53, ve.FRESH52, ve.FRESH51, ve.FRESH50, *earlier)
 
 
 def _reuse(*args: str) -> subprocess.CompletedProcess[str]:
