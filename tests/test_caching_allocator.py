@@ -83,7 +83,8 @@ def _titan(name: str) -> Any:
 )
 def test_the_step_layout_frees_what_a_step_makes_and_stays_within_the_summed_peaks(name: str) -> None:
     """After the replayed steps only the run's tensors are live (fp32 shards, AdamW's two states, the pipeline's
-    receive buffers, the last step's sharded gradients), and no moment holds more than the memory model's sum of
+    receive buffers, the last step's sharded gradients, and on a pipeline's last stage the last step's output
+    chunks, which torch empties at the next step's start), and no moment holds more than the memory model's sum of
     per-kind peaks on that stage; reserved is at least allocated."""
     scenario = _titan(name)
     stages = scenario.training.pipeline_parallel
@@ -95,14 +96,59 @@ def test_the_step_layout_frees_what_a_step_makes_and_stays_within_the_summed_pea
             else:
                 live.remove(event.key)
         kinds = {key[0] for key in live}  # type: ignore[index]
-        assert kinds <= {"shard", "exp_avg", "exp_avg_sq", "recv", "grad_recv", "sharded_grad"}
-        assert {"shard", "exp_avg", "exp_avg_sq", "sharded_grad"} <= kinds
+        chunks = {"output_chunk"} if stages > 1 and stage == stages - 1 else set()
+        assert kinds <= {"shard", "exp_avg", "exp_avg_sq", "recv", "grad_recv", "sharded_grad"} | chunks
+        assert {"shard", "exp_avg", "exp_avg_sq", "sharded_grad"} | chunks <= kinds
     replayed = reserved_memory(scenario)
     assert replayed is not None and len(replayed.stages) == stages
     totals = memory_breakdown(scenario).stage_totals
     for peaks, total in zip(replayed.stages, totals, strict=True):
         assert peaks.allocated_peak <= total
         assert peaks.reserved_peak >= peaks.allocated_peak
+
+
+@pytest.mark.parametrize("schedule", ["1F1B", "interleaved"])
+def test_torchs_pipeline_keeps_the_last_stages_logits_to_the_next_step(schedule: str) -> None:
+    """torch.distributed.pipelining appends each micro-batch's output to ``output_chunks``, merges them with one
+    ``torch.cat`` at the end of ``step`` and empties the list only at the next step's start (pytorch#159251). On
+    the 405B rows' last stage the output is the vocabulary-sharded logits: 4 sequences x 8,192 tokens x 128,256 / 8
+    columns x 2 bytes = 1,050,673,152 bytes a micro-batch. Each step makes 8 of them, all 8 are live beside their
+    concatenation (16 at once, 15.66 GiB) at the step's end, and each step's are freed at the next one's start,
+    never before; no other stage keeps any, nor Megatron's schedules."""
+    from dpsim.analytic.reserved import pipeline_kept_logits
+
+    scenario = _titan(f"torchtitan 405B TP8 PP8 {schedule} FP8 AsyncTP on 512 H100")
+    logits = 4 * 8192 * (128256 // 8) * 2
+    assert logits == 1_050_673_152
+    assert pipeline_kept_logits(scenario, 7) == logits
+    assert [pipeline_kept_logits(scenario, s) for s in range(7)] == [0.0] * 7
+    run = next(
+        r for r in RUNS.TORCHTITAN_RUNS if r.name == f"torchtitan 405B TP8 PP8 {schedule} FP8 AsyncTP on 512 H100"
+    )
+    training = {k: v for k, v in run.scenario["training"].items() if k != "pipeline_releases_input_grads"}
+    megatron = scenario_from_dict({**run.scenario, "training": {**training, "pipeline_runtime": "megatron"}})
+    assert pipeline_kept_logits(megatron, 7) == 0.0
+    live: dict[object, float] = {}
+    most, made, freed = 0.0, [0, 0, 0], [0, 0, 0]
+    for event in stage_events(scenario, 7):
+        key: Any = event.key
+        if isinstance(event, Alloc):
+            if key[0] in ("output_chunk", "merged_output"):
+                live[key] = event.size
+                most = max(most, sum(live.values()))
+            if key[0] == "output_chunk":
+                assert event.size == logits
+                made[key[2]] += 1
+            elif key[0] == "merged_output":
+                assert event.size == 8 * logits and made[key[1]] == 8 and not freed[key[1]]
+        else:
+            live.pop(key, None)
+            if key[0] == "output_chunk":
+                assert made[key[2] + 1] == 0  # freed at the next step's start, before its first forward
+                freed[key[2]] += 1
+    assert made == [8, 8, 8] and freed == [8, 8, 0]
+    assert most == 16 * logits
+    assert not any(getattr(e, "key", ("",))[0] == "output_chunk" for e in stage_events(scenario, 6))
 
 
 def test_fsdp2_keeps_a_flat_all_gather_output_beside_each_layer() -> None:

@@ -26,7 +26,10 @@ their sizes are the memory model's; only their order is added:
   flat reduce-scatter input in the reduce dtype on the compute stream, kept until the next layer's reduce; the
   sharded output on the reduce-scatter stream, which becomes the sharded gradient), and frees the micro-batch's
   saved activations;
-- the optimizer's foreach step makes one fp32 temporary a parameter (``_multi_tensor_adamw``) and frees them.
+- the optimizer's foreach step makes one fp32 temporary a parameter (``_multi_tensor_adamw``) and frees them;
+- under torch's pipelining the last stage's logits (each micro-batch's output) live from the forward to the next
+  step's start, and the step ends with their concatenation (:func:`pipeline_kept_logits`): the one lifetime, and the
+  one tensor, the memory model's sum does not have (the README says why).
 
 The granularity is the memory model's: a layer's saved activations are the tensors it itemises
 (:func:`saved_layer_tensors`), the loss its kernel's tensors in order (:func:`output_layer_tensors`), a layer's
@@ -61,6 +64,7 @@ __all__ = [
     "LossScript",
     "ReservedMemory",
     "output_layer_tensors",
+    "pipeline_kept_logits",
     "replays",
     "reserved_memory",
     "saved_layer_tensors",
@@ -161,7 +165,7 @@ def output_layer_tensors(scenario: Scenario) -> tuple[LossScript, LossScript]:
     """
     m, t = scenario.model, scenario.training
     total = _output_layer_activations(scenario)
-    logits = float(m.seq_len) * t.micro_batch / t.tensor_parallel * m.vocab
+    logits = _logit_elements(scenario)
     w = float(working_bytes(t.precision))
     per_logit = loss_peak_bytes(m.loss_kernel, w)
     norm = total - per_logit * logits
@@ -193,6 +197,32 @@ def output_layer_tensors(scenario: Scenario) -> tuple[LossScript, LossScript]:
     return forward, backward
 
 
+def _logit_elements(scenario: Scenario) -> float:
+    """Logits of one micro-batch on a TP rank of the last stage: seq_len · micro_batch · vocab / t (the output
+    layer's columns are sharded over the TP group)."""
+    m, t = scenario.model, scenario.training
+    return float(m.seq_len) * t.micro_batch / t.tensor_parallel * m.vocab
+
+
+def pipeline_kept_logits(scenario: Scenario, stage: int) -> float:
+    """Bytes of one micro-batch's logits that ``torch.distributed.pipelining`` keeps on the model's last stage to
+    the next step's start (``training.pipeline_runtime: torch``; 0 on every other stage, under ``megatron`` and
+    without pipeline parallelism): at the working width (the output layer is a 16-bit GEMM, torchao leaving it out
+    under FP8).
+
+    ``_PipelineStageBase.forward_one_chunk`` (``torch/distributed/pipelining/stage.py``) appends each micro-batch's
+    output to ``output_chunks`` (every stage until pytorch#153383, May 2025; the last stage since), the
+    schedule's ``step`` ends by merging the last stage's chunks (``_merge_outputs`` → ``merge_chunks``: one
+    ``torch.cat`` of them, returned and dropped by torchtitan's ``train.py``), and only ``clear_runtime_states`` at
+    the next ``step``'s start empties the list: "the forward output of each micro batch size keeps alive during the
+    step period" (pytorch#159251, Jul 2025; ``step(return_outputs=False)``, which keeps none, came after it and is
+    not expressible). On the last stage that output is the logits."""
+    t = scenario.training
+    if t.pipeline_runtime != "torch" or t.pipeline_parallel <= 1 or stage != t.pipeline_parallel - 1:
+        return 0.0
+    return float(working_bytes(t.precision)) * _logit_elements(scenario)
+
+
 def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
     """The allocations and frees of :data:`STEPS` steps on one device of ``stage`` (module docstring)."""
     m, t = scenario.model, scenario.training
@@ -218,6 +248,7 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
     )
     head = output_layer_tensors(scenario) if stage == p - 1 else None
     boundary = stage_boundary_bytes(scenario) if p > 1 and t.pipeline_runtime == "torch" else 0.0
+    kept_logits = pipeline_kept_logits(scenario, stage)  # torch's output_chunks: the loss's logits are not freed
     no_sync = scenario.keeps_unsharded_gradients
     reshard_forward = t.zero_stage >= 3
     # units: every layer of every chunk, then the root (embedding, final norm, head) where this stage has one
@@ -247,8 +278,12 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
         first = t.activation_recomputation in ("full", "op") and scenario.recomputed_layer_share >= 1.0
         return boundary > 0 and c * p + stage > 0 and first
 
-    def loss(script: LossScript, mb: int) -> Iterator[Alloc | Free]:
+    def loss(script: LossScript, mb: int, step: int) -> Iterator[Alloc | Free]:
         for name, size in script:
+            if kept_logits and name == "logits":  # the pipeline's output chunk: made here, freed at the next step
+                if size is not None:
+                    yield Alloc(("output_chunk", mb, step), size)
+                continue
             yield Free(("loss", name, mb)) if size is None else Alloc(("loss", name, mb), size)
 
     gathered_now: set[object] = set()
@@ -331,10 +366,14 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
         yield from reduce(u)
 
     ops = torch_schedule_operations(stage, p, micro, v) if p > 1 else [(False, 0), (True, 0)] * micro
+    itemised = head is not None and any(name == "logits" for name, _ in head[0])
     for step in range(STEPS):
         for u in list(sharded_grads):  # optimizer.zero_grad(set_to_none=True)
             yield Free(("sharded_grad", u))
         sharded_grads.clear()
+        if step > 0 and kept_logits:  # the schedule's clear_runtime_states at this step's start
+            for mb in range(micro):
+                yield Free(("output_chunk", mb, step - 1))
         forwards, backwards = [0] * v, [0] * v
         if p == 1:  # one stage: each micro-batch's forward then its backward
             ops = [op for mb in range(micro) for op in ((False, 0), (True, 0))]
@@ -362,16 +401,18 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                     # the model's forward ends with the logits; the loss runs after the root's post-forward
                     script = head[0]
                     split = next((k + 1 for k, (name, _) in enumerate(script) if name == "logits"), 0)
-                    yield from loss(script[:split], mb)
+                    if kept_logits and not itemised:  # a loss whose script does not list the logits
+                        yield Alloc(("output_chunk", mb, step), kept_logits)
+                    yield from loss(script[:split], mb, step)
                     yield from flush()
-                    yield from loss(script[split:], mb)
+                    yield from loss(script[split:], mb, step)
                 yield from flush()
                 continue
             mb = backwards[c]
             backwards[c] += 1
             last = mb == micro - 1
             if head is not None and c == v - 1:  # the loss's backward, beside what its forward saved
-                yield from loss(head[1], mb)
+                yield from loss(head[1], mb, step)
             if boundary > 0 and c * p + stage < p * v - 1:
                 yield Free(("out", c, mb))
             for i in reversed(range(chunks[c])):
@@ -395,6 +436,9 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                     yield from reshard("root")
         while pending_reduce:
             yield Free(pending_reduce.pop())
+        if kept_logits:  # step() returns merge_chunks(output_chunks): one torch.cat of the step's logits, dropped
+            yield Alloc(("merged_output", step), micro * kept_logits)
+            yield Free(("merged_output", step))
         if boundary > 0 and not t.pipeline_releases_input_grads:  # clear_runtime_states at the next step
             for c in range(v):
                 if c * p + stage > 0:
