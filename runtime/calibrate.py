@@ -87,7 +87,7 @@ from dpsim.calibration import (
     sharing_residual,
 )
 from dpsim.inputs import brief
-from dpsim.scenario import Scenario
+from dpsim.scenario import Scenario, dump_scenario, load_scenario
 from runtime.bench import median_uncertainty
 from runtime.hostload import host_load, snapshot
 from runtime.launch import spawn_ranks
@@ -779,6 +779,66 @@ def measure_optimizer_fit(
         return fit, float(residual)
     finally:
         torch.set_num_threads(threads)
+
+
+def fresh_optimizer_fit(
+    scenario: Scenario,
+    *,
+    sizes: Sequence[int] = (1 << 20, 1 << 22, 1 << 24),
+    reps: int = OPTIMIZER_REPS,
+    page_fault_s: float = 0.0,
+    log: Callable[[str], None] | None = None,
+    cold_bytes: int | None = None,
+    idle_s: float = OPTIMIZER_IDLE_S,
+    samples: dict[int, list[float]] | None = None,
+    timeout_s: float = 600.0,
+) -> tuple[LinearTime, float]:
+    """:func:`measure_optimizer_fit` (its warm-up) in a fresh single-thread process, as
+    a training rank and the compute curve (:func:`calibrate_compute_curve`) are timed: ``python -m runtime.calibrate
+    optimizer IN OUT``, ``OMP_NUM_THREADS=1``. ``samples`` gets this round's steps appended as in-process; ``log``
+    gets the worker's line.
+
+    Until stop 55 the fit ran inside the calibrating process, after its links part (rank processes launched and
+    their records fitted), its host sweeps (up to 8 processes of 960 MiB each) and the model's fits (a one-rank gloo
+    group whose threads stay alive). In stop 54's block (emu, validation-2026-12-08-a) that fit timed 1 / 4 / 16 M
+    parameters at 38.8 / 84.2 / 169.2 ms where the same fit in a fresh process minutes before and after read
+    12.7 / 30.1 / 94.5 and 10.4 / 28.4 / 92.8 ms: the training ranks it prices are fresh processes too."""
+    with tempfile.TemporaryDirectory(prefix="dpsim-optimizer-") as tmp:
+        given, out = Path(tmp) / "in.json", Path(tmp) / "out.json"
+        given.write_text(json.dumps({
+            "scenario": dump_scenario(scenario), "sizes": list(sizes), "reps": reps, "page_fault_s": page_fault_s,
+            "cold_bytes": cold_bytes, "idle_s": idle_s, "samples": {str(k): v for k, v in (samples or {}).items()},
+        }), encoding="utf-8")  # fmt: skip
+        command = [sys.executable, "-m", "runtime.calibrate", "optimizer", str(given), str(out)]
+        subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=timeout_s)
+        data = json.loads(out.read_text(encoding="utf-8"))
+    if samples is not None:
+        samples.clear()
+        samples.update({int(k): [float(x) for x in v] for k, v in data["samples"].items()})
+    if log is not None:
+        log(data["log"] + " (a fresh process)")
+    return LinearTime(float(data["fixed_s"]), float(data["per_unit_s"])), float(data["residual"])
+
+
+def _optimizer_worker(argv: Sequence[str]) -> None:
+    """:func:`fresh_optimizer_fit`'s process: reads its settings (IN), writes the fit, its residual, the pooled
+    steps and the log line (OUT)."""
+    given, out = argv
+    data = json.loads(Path(given).read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory(prefix="dpsim-optimizer-") as tmp:
+        path = Path(tmp) / "scenario.yaml"
+        path.write_text(data["scenario"], encoding="utf-8")
+        scenario = load_scenario(path)
+    samples = {int(k): [float(x) for x in v] for k, v in data["samples"].items()}
+    lines: list[str] = []
+    fit, residual = measure_optimizer_fit(
+        scenario, [int(x) for x in data["sizes"]], reps=int(data["reps"]), page_fault_s=float(data["page_fault_s"]),
+        log=lines.append, cold_bytes=data["cold_bytes"], idle_s=float(data["idle_s"]), samples=samples,
+    )  # fmt: skip
+    Path(out).write_text(json.dumps({
+        "fixed_s": fit.fixed_s, "per_unit_s": fit.per_unit_s, "residual": residual,
+        "samples": {str(k): v for k, v in samples.items()}, "log": "\n".join(lines),
+    }), encoding="utf-8")  # fmt: skip
 
 
 OPTIMIZER_MICRO_BATCH = 32
@@ -1690,8 +1750,8 @@ def _optimizer_parts(
     :func:`remeasure_optimizer` pools): what :func:`calibrate_compute` and a refresh's ``optimizer`` part
     (:func:`refresh`) time alike."""
     samples: dict[int, list[float]] = {}
-    optimizer, residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold,
-                                                samples=samples)  # fmt: skip
+    optimizer, residual = fresh_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold,
+                                              samples=samples, timeout_s=plan.timeout_s)  # fmt: skip
     curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers, page_fault_s=page_fault)
     return optimizer, residual, curve, samples
 
@@ -1811,7 +1871,7 @@ def remeasure_optimizer(
     host = profile.host_model
     cold = profile.meta.get("optimizer_cold_bytes")
     samples = _fit_samples(profile.meta.get("optimizer_fit_samples"))
-    fit, residual = measure_optimizer_fit(
+    fit, residual = fresh_optimizer_fit(
         scenario, reps=scale * OPTIMIZER_REPS, page_fault_s=host.page_fault_s if host is not None else 0.0, log=log,
         cold_bytes=int(cold) if cold is not None else None, samples=samples,
     )  # fmt: skip
@@ -2386,10 +2446,13 @@ def _curve_worker(argv: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m runtime.calibrate curve OUT HIDDENS MICRO LAYERS`` | ``host FOLDER STAGES WORKLOAD INDEX``."""
+    """``python -m runtime.calibrate curve OUT HIDDENS MICRO LAYERS`` | ``host FOLDER STAGES WORKLOAD INDEX`` |
+    ``optimizer IN OUT``."""
     kind, *rest = argv
     if kind == "curve":
         _curve_worker(rest)
+    elif kind == "optimizer":
+        _optimizer_worker(rest)
     elif kind == "host":
         folder, stages, workload, index = rest
         _host_worker(Path(folder), int(index), [int(k) for k in stages.split(",")], workload)

@@ -63,7 +63,7 @@ def stubbed(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(rc, "calibrate_compute_curve", compute_curve)
     monkeypatch.setattr(rc, "measure_compute", compute)
-    monkeypatch.setattr(rc, "measure_optimizer_fit", optimizer_fit)
+    monkeypatch.setattr(rc, "fresh_optimizer_fit", optimizer_fit)
     monkeypatch.setattr(rc, "measure_optimizer_curve", lambda *a, **k: ((64, 8e-9),))
     monkeypatch.setattr(rc, "measure_page_fault", lambda: 3e-6)
     monkeypatch.setattr(rc, "_host_sweeps", sweeps)

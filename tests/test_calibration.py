@@ -1255,6 +1255,29 @@ def test_the_optimizer_fit_pools_the_steps_of_earlier_rounds(monkeypatch: pytest
     assert fit.fixed_s == pytest.approx(0.0, abs=1e-9) and residual == pytest.approx(0.0, abs=1e-9)
 
 
+def test_the_optimizer_fit_runs_in_a_fresh_single_thread_process_and_pools_as_in_process() -> None:
+    """Stop 55: the calibration's optimizer fit runs in a process of its own (``python -m runtime.calibrate
+    optimizer``), as the ranks it prices do, not in the calibrating one. That process is fresh (another pid), takes
+    the scenario's optimizer and the fit's settings, appends its steps to the earlier rounds' ones (two given, two
+    timed now: four a size) and fits each size's median over them (the earlier 1 and 4 s dominate: a line through
+    the origin, within 0.1 %)."""
+    pytest.importorskip("torch")
+    import runtime.calibrate as rc
+
+    scenario = load_scenario(overrides=["training.optimizer=adam"])
+    samples = {1024: [1.0, 1.0], 4096: [4.0, 4.0]}
+    lines: list[str] = []
+    fit, residual = rc.fresh_optimizer_fit(scenario, sizes=(1024, 4096), reps=2, cold_bytes=0, idle_s=0.0,
+                                           samples=samples, log=lines.append, timeout_s=120)  # fmt: skip
+    assert sorted(samples) == [1024, 4096] and [len(v) for v in samples.values()] == [4, 4]
+    assert samples[1024][:2] == [1.0, 1.0] and samples[4096][:2] == [4.0, 4.0]
+    assert all(0 < x < 1 for v in samples.values() for x in v[2:])  # this round's steps: real, well under a second
+    medians = [statistics.median(samples[n]) for n in (1024, 4096)]
+    assert fit(1024) == pytest.approx(medians[0], rel=1e-3) and fit(4096) == pytest.approx(medians[1], rel=1e-3)
+    assert residual < 1e-3
+    assert len(lines) == 1 and lines[0].endswith("(a fresh process)") and "back to back (warm)" in lines[0]
+
+
 def test_a_link_residual_above_five_percent_names_its_worst_point_and_whether_more_repetitions_can_help(
     tmp_path: Path,
 ) -> None:

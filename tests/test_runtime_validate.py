@@ -455,11 +455,11 @@ def test_calibration_times_an_optimizer_fit_above_the_limit_again_with_more_step
     ) -> Any:  # fmt: skip
         timed.append((reps, page_fault_s, cold_bytes))
         pooled.append({size: len(v) for size, v in samples.items()})
-        for size in first_steps:  # as measure_optimizer_fit appends this round's steps
+        for size in first_steps:  # as fresh_optimizer_fit appends this round's steps
             samples[size] = [*samples[size], *[3.0] * reps]
         return next(answers)
 
-    monkeypatch.setattr(rc, "measure_optimizer_fit", fit)
+    monkeypatch.setattr(rc, "fresh_optimizer_fit", fit)
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO)
     plan = rc.CalibrationPlan(ranks=(2, 3, 4), algorithms=("ring",), collectives=("all_reduce",),
