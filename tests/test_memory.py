@@ -20,6 +20,7 @@ from dpsim.analytic.memory import (
     optimizer_bytes_per_param,
     pipeline_input_gradients,
     pipeline_stage_buffers,
+    pipeline_walk_adjustment,
     recompute_working_set,
     stage_parameters,
     torch_schedule_operations,
@@ -470,7 +471,11 @@ def test_torch_pipelining_stage_buffers_by_hand(
 ) -> None:
     """``pipeline_runtime: torch`` counts torch.distributed.pipelining's receive buffers and kept outputs in
     stage-boundary tensors (2 B x 4 x 1,024 x 1,600 / t each), and the input gradients its ``stage_backward`` left
-    on the receive buffers until pytorch#164329; Megatron's schedules keep none."""
+    on the receive buffers until pytorch#164329; Megatron's schedules keep none. On the last stage it also keeps every
+    micro-batch's logits to the next step (``output_chunks``, pytorch#159251; 2 B x 4 x 1,024 x 50,257 / t each):
+    at the last micro-batch's loss all 8 (Megatron's loss kernel does not save the logits themselves), more than
+    half the 16 the step's merge holds once every activation is gone (GPT-2 XL's 12 or 6 + 6 layers of 0.75 GB and
+    its 0.85 GB loss), so the walk adds 8 of them there."""
     torch_pp = _scenario(*_GPT2_PP4, *overrides, "training.pipeline_runtime=torch")
     megatron = _scenario(*_GPT2_PP4, *overrides)
     boundary = 2 * 4 * 1024 * 1600 / shard
@@ -480,9 +485,15 @@ def test_torch_pipelining_stage_buffers_by_hand(
         [boundary * n for n in kept], rel=1e-12
     )
     assert [pipeline_input_gradients(megatron, i) for i in range(4)] == [0.0] * 4
+    logits = [0.0, 0.0, 0.0, 8 * 2 * 4 * 1024 * 50257 / shard]
+    assert [pipeline_walk_adjustment(torch_pp, i) for i in range(4)] == pytest.approx(
+        [boundary * k + x for k, x in zip(kept, logits, strict=True)], rel=1e-12
+    )
     pairs = zip(memory_breakdown(torch_pp).stage_totals, memory_breakdown(megatron).stage_totals, strict=True)
     added = [a - b for a, b in pairs]
-    assert added == pytest.approx([boundary * (n + k) for n, k in zip(expected, kept, strict=True)], rel=1e-12)
+    assert added == pytest.approx(
+        [boundary * (n + k) + x for n, k, x in zip(expected, kept, logits, strict=True)], rel=1e-12
+    )
     # the chunk-by-chunk count is in_flight_layers' own
     layers = chunk_layers(torch_pp)
     for i in range(4):
@@ -500,8 +511,9 @@ def test_torch_pipelining_stage_buffers_by_hand(
 def test_a_torch_that_releases_the_input_gradients_keeps_none(schedule: tuple[str, ...], expected: list[int]) -> None:
     """``pipeline_releases_input_grads`` (pytorch#164329, ``val.grad = None`` in ``stage_backward``): the receive
     buffers and kept outputs stay (the same 2 B x 4 x 1,024 x 1,600 tensors as above), the kept input gradients go, so
-    each stage's total is Megatron's plus the stage buffers alone; without it the kept gradients of 1F1B's [0, 5, 6, 7]
-    and interleaved's [4, 7, 9, 11] (the case above) are there too."""
+    each stage's total is Megatron's plus the stage buffers alone, and on the last stage the 8 logits torch keeps to
+    the next step (above); without it the kept gradients of 1F1B's [0, 5, 6, 7] and interleaved's [4, 7, 9, 11] (the
+    case above) are there too."""
     boundary = 2 * 4 * 1024 * 1600
     released = _scenario(
         *_GPT2_PP4, *schedule, "training.pipeline_runtime=torch", "training.pipeline_releases_input_grads=true"
@@ -510,10 +522,41 @@ def test_a_torch_that_releases_the_input_gradients_keeps_none(schedule: tuple[st
     megatron = _scenario(*_GPT2_PP4, *schedule)
     assert [pipeline_input_gradients(released, i) for i in range(4)] == [0.0] * 4
     pairs = zip(memory_breakdown(released).stage_totals, memory_breakdown(megatron).stage_totals, strict=True)
-    assert [a - b for a, b in pairs] == pytest.approx([boundary * n for n in expected], rel=1e-12)
+    logits = [0.0, 0.0, 0.0, 8 * 2 * 4 * 1024 * 50257]
+    assert [a - b for a, b in pairs] == pytest.approx(
+        [boundary * n + x for n, x in zip(expected, logits, strict=True)], rel=1e-12
+    )
     gradients = [0, 5, 6, 7] if not schedule else [4, 7, 9, 11]
     pairs = zip(memory_breakdown(kept).stage_totals, memory_breakdown(released).stage_totals, strict=True)
     assert [a - b for a, b in pairs] == pytest.approx([boundary * n for n in gradients], rel=1e-12)
+
+
+def test_fsdp2_makes_a_chunks_no_sync_gradients_at_its_first_backward() -> None:
+    """Under torch's pipelining FSDP2 runs every micro-batch but the last without a gradient sync and makes each
+    parameter's accumulated gradient at its first backward (``to_accumulated_grad_if_needed``), so the walk counts
+    a chunk's unsharded gradient only from its first backward on. GPT-2 XL on 4 stages of 12 layers, 4 micro-batches
+    of 4 (16 replicas), FSDP SHARD_GRAD_OP with no-sync (2-byte gradients). Stage 0 runs all 4 forwards, then its
+    backwards: its peak is the first backward's 4 micro-batches (4 x 12 x 0.75 GB) before any gradient, where the
+    sum counts the whole 2 B x 450,940,000 (12 layers and the embedding) beside them, so the walk takes it off.
+    Stage 1 refills after its first backward (warm-up 3, one steady pair), so its peak holds the gradient anyway:
+    only the one input gradient kept (2 B x 4 x 1,024 x 1,600). The last stage peaks at its last backward: its 4
+    micro-batches' logits (2 B x 4 x 1,024 x 50,257 each) and 3 input gradients, beside the gradient already made;
+    the step's end (8 logits, no activation) is lower."""
+    s = _scenario(
+        *_GPT2_PP4,
+        _GLOBAL_256,
+        "training.pipeline_runtime=torch",
+        "training.optimizer_sharding=fsdp",
+        "training.zero_stage=2",
+        "training.fsdp_no_sync=true",
+    )
+    assert s.accumulation_steps == 4 and s.keeps_unsharded_gradients and s.gradient_buffer_bytes_per_param == 2
+    params = stage_parameters(s)
+    assert params[0] == pytest.approx(450_940_000)
+    boundary, logits = 2 * 4 * 1024 * 1600, 2 * 4 * 1024 * 50257
+    assert pipeline_walk_adjustment(s, 0) == pytest.approx(-2 * params[0], rel=1e-12)
+    assert pipeline_walk_adjustment(s, 1) == pytest.approx(boundary, rel=1e-12)
+    assert pipeline_walk_adjustment(s, 3) == pytest.approx(4 * logits + 3 * boundary, rel=1e-12)
 
 
 def test_torch_pipelining_adds_nothing_without_a_pipeline() -> None:

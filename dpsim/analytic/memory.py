@@ -52,6 +52,7 @@ __all__ = [
     "optimizer_bytes_per_param",
     "pipeline_input_gradients",
     "pipeline_stage_buffers",
+    "pipeline_walk_adjustment",
     "recompute_working_set",
     "sequence_parallel_gathered_gradient",
     "sequence_parallel_staging_copy",
@@ -636,32 +637,87 @@ def pipeline_input_gradients(scenario: Scenario, stage: int) -> float:
     activations then held (with the output layer's while the model's last chunk runs its backward) plus the input
     gradients kept so far, less the largest without them; 1F1B's stage r > 0 keeps m − (p − r) of them at its last
     steady-state backward."""
+    return _torch_pipeline_walk(scenario, stage, input_gradients=True)
+
+
+def pipeline_walk_adjustment(scenario: Scenario, stage: int) -> float:
+    """What torch's pipelining changes in the rank's peak beside its layers' activations (``training.pipeline_runtime:
+    torch``; 0 under ``megatron`` and without pipeline parallelism), walked over the rank's operations
+    (:func:`torch_schedule_operations`) with three things the step makes as it goes, where the memory model's sum
+    counts the first two from the start and the third not at all:
+
+    - the stage-input gradients kept on the receive buffers (:func:`pipeline_input_gradients`);
+    - FSDP2's unsharded gradients under the pipeline's no-sync (:attr:`Scenario.keeps_unsharded_gradients`): its
+      post-backward makes each parameter's accumulated gradient at the parameter's first backward
+      (``FSDPParam.to_accumulated_grad_if_needed``), so a model chunk's exist only from its first backward on;
+      before it the sum's full unsharded gradient overstates the rank (the interleaved schedule's last rank reaches
+      its activation peak before its first chunk runs any backward);
+    - on the model's last stage the logits torch keeps to the next step
+      (:func:`dpsim.analytic.reserved.pipeline_kept_logits`: every micro-batch's output in ``output_chunks``, merged
+      with one ``torch.cat`` at the step's end, pytorch#159251): at each backward those of the forwards the last
+      chunk has run (the current micro-batch's too, unless its loss saves the logits themselves:
+      ``xentropy``, ``inductor``), and at the step's end all of them beside their concatenation.
+
+    The largest, over the rank's backwards and its step's end, of the activations then held (with the output layer's
+    while the model's last chunk runs its backward) plus the three, less the largest activations alone and the
+    whole unsharded gradient the sum already counts. A backward counts its chunk's gradients from the next
+    operation on (the micro-batch's activations go as its layers' gradients come)."""
+    return _torch_pipeline_walk(scenario, stage, input_gradients=True, gradients=True, logits=True)
+
+
+def _torch_pipeline_walk(
+    scenario: Scenario, stage: int, *, input_gradients: bool, gradients: bool = False, logits: bool = False
+) -> float:
+    from dpsim.analytic.reserved import pipeline_kept_logits
+
     t = scenario.training
     p = t.pipeline_parallel
     if t.pipeline_runtime != "torch" or p <= 1 or scenario.model.kind != "transformer":
         return 0.0
-    if t.pipeline_releases_input_grads:  # pytorch#164329: freed once sent
-        return 0.0
     layers = chunk_layers(scenario)[stage]
     v = len(layers)
+    m = scenario.accumulation_steps
     per_layer = _per_layer_activations(scenario)
     last = _output_layer_activations(scenario) if stage == p - 1 else 0.0
-    boundary = stage_boundary_bytes(scenario)
+    # pytorch#164329: the input gradients freed once sent
+    boundary = stage_boundary_bytes(scenario) if input_gradients and not t.pipeline_releases_input_grads else 0.0
+    logit = pipeline_kept_logits(scenario, stage) if logits else 0.0
+    # the kernels that save the logits tensor itself (:func:`dpsim.compute.loss_saved_bytes`): counted in the loss
+    counted = 1 if logit and scenario.model.loss_kernel in ("xentropy", "inductor") else 0
+    # each chunk's unsharded gradient (its layers', and the root's on the chunk that runs the root's backward)
+    chunk_grads = [0.0] * v
+    if gradients and scenario.keeps_unsharded_gradients:
+        params, root = stage_parameters(scenario)[stage], stage_root_parameters(scenario)[stage]
+        width = float(scenario.gradient_buffer_bytes_per_param)
+        per = (params - root) / max(1.0, float(sum(layers)))
+        chunk_grads = [width * per * n for n in layers]
+        chunk_grads[0 if stage == 0 else v - 1] += width * root
+    if not boundary and not logit and not any(chunk_grads):
+        return 0.0
     held, done = [0] * v, [0] * v
-    without = with_grads = 0.0
-    for backward, chunk in _torch_schedule_walk(stage, p, scenario.accumulation_steps, v, skip=True):
+    forwards = 0  # forwards the model's last chunk has run on this rank (its logits kept)
+    without = with_kept = 0.0
+    for backward, chunk in _torch_schedule_walk(stage, p, m, v, skip=True):
         if backward is None:  # whole steady periods: what is held repeats, each chunk finished `chunk` more
             done = [d + chunk for d in done]
+            forwards += chunk if stage == p - 1 else 0
             continue
         if not backward:
             held[chunk] += 1
+            forwards += 1 if stage == p - 1 and chunk == v - 1 else 0
             continue
-        acts = per_layer * sum(n * h for n, h in zip(layers, held, strict=True)) + (last if chunk == v - 1 else 0.0)
+        loss = chunk == v - 1
+        acts = per_layer * sum(n * h for n, h in zip(layers, held, strict=True)) + (last if loss else 0.0)
         kept = boundary * sum(done[c] for c in range(v) if c * p + stage > 0)
-        without, with_grads = max(without, acts), max(with_grads, acts + kept)
+        kept += logit * (forwards - (counted if loss else 0))
+        kept += sum(g for g, d in zip(chunk_grads, done, strict=True) if d > 0)
+        without, with_kept = max(without, acts), max(with_kept, acts + kept)
         held[chunk] -= 1
         done[chunk] += 1
-    return with_grads - without
+    # the step's end: no activation left; every gradient, input gradient and output chunk, and their concatenation
+    ended = boundary * sum(m for c in range(v) if c * p + stage > 0) + sum(chunk_grads) + 2.0 * m * logit
+    with_kept = max(with_kept, ended)
+    return with_kept - without - sum(chunk_grads)
 
 
 def _activations(scenario: Scenario, stage: int) -> float:
@@ -1005,7 +1061,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
         bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1, stage)
         bufs += max(0.0, _bf16_reduction_copy(scenario, params) - acts)
         bufs += sequence_parallel_staging_copy(scenario) + sequence_parallel_gathered_gradient(scenario)
-        bufs += pipeline_stage_buffers(scenario, stage) + pipeline_input_gradients(scenario, stage)
+        bufs += pipeline_stage_buffers(scenario, stage) + pipeline_walk_adjustment(scenario, stage)
         parts = (weights, grads, states, acts, bufs)
         total = sum(parts) + reserve
         totals.append(total)

@@ -28,8 +28,8 @@ their sizes are the memory model's; only their order is added:
   saved activations;
 - the optimizer's foreach step makes one fp32 temporary a parameter (``_multi_tensor_adamw``) and frees them;
 - under torch's pipelining the last stage's logits (each micro-batch's output) live from the forward to the next
-  step's start, and the step ends with their concatenation (:func:`pipeline_kept_logits`): the one lifetime, and the
-  one tensor, the memory model's sum does not have (the README says why).
+  step's start, and the step ends with their concatenation (:func:`pipeline_kept_logits`; the memory model's walk
+  counts them too, :func:`dpsim.analytic.memory.pipeline_walk_adjustment`).
 
 The granularity is the memory model's: a layer's saved activations are the tensors it itemises
 (:func:`saved_layer_tensors`), the loss its kernel's tensors in order (:func:`output_layer_tensors`), a layer's
