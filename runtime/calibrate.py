@@ -374,12 +374,14 @@ class StepOverhead:
     by_micro_batch: dict[int, float]
     """The median CPU difference at each micro-batch size alone."""
     pairs: int
+    idle_s: float = 0.0
+    """Seconds asleep before each optimizer step (:func:`measure_step_overhead`'s ``idle_s``)."""
 
     def meta(self) -> dict[str, Any]:
         """The profile's ``meta.step_overhead`` record."""
         return {"measured_s": self.measured_s, "wall_s": self.wall_s, "half_width_s": self.half_width_s,
                 "by_micro_batch_s": {int(k): float(v) for k, v in sorted(self.by_micro_batch.items())},
-                "pairs": self.pairs, "rounds": STEP_OVERHEAD_ROUNDS}  # fmt: skip
+                "pairs": self.pairs, "rounds": STEP_OVERHEAD_ROUNDS, "idle_s": self.idle_s}  # fmt: skip
 
 
 def _half_width_s(values: Sequence[float]) -> float:
@@ -392,17 +394,27 @@ def _half_width_s(values: Sequence[float]) -> float:
 
 
 def measure_step_overhead(
-    scenario: Scenario, micro_batches: Sequence[int], rounds: int = STEP_OVERHEAD_ROUNDS, warmup: int = CURVE_WARMUP
+    scenario: Scenario,
+    micro_batches: Sequence[int],
+    rounds: int = STEP_OVERHEAD_ROUNDS,
+    warmup: int = CURVE_WARMUP,
+    idle_s: float | None = None,
 ) -> StepOverhead:
     """The once-a-step cost of the micro-batch that follows an optimizer step (:attr:`dpsim.calibration.
     HardwareProfile.step_overhead_s`), alone on one thread as each rank runs.
 
     The scenario's model, DDP-wrapped as the compute fit times it (:func:`_ddp_timer`), with the scenario's optimizer
-    over it: each round, per micro-batch size of ``micro_batches``, ``step()`` + ``zero_grad(set_to_none=False)``
-    (as ``runtime.job`` ends a step), then the synchronising micro-batch (forward and backward) timed, then the same
-    micro-batch timed again back to back (what the profile's forward and backward fit times). The step writes every
-    parameter and streams the optimizer's state through the caches, so the first micro-batch after it reads its
-    parameters from memory; the difference of each pair is the step's extra cost. Each micro-batch is timed on the
+    over it: each round, per micro-batch size of ``micro_batches``, ``idle_s`` asleep (default
+    :data:`OPTIMIZER_IDLE_S`, as the optimizer fit: a training rank steps after blocking on its last all-reduce),
+    ``step()`` + ``zero_grad(set_to_none=False)`` (as ``runtime.job`` ends a step), then the synchronising micro-batch
+    (forward and backward) timed, then the same micro-batch timed again back to back (what the profile's forward and
+    backward fit times). The step writes every parameter and streams the optimizer's state through the caches, and
+    the wait before it leaves the core to other work, so the first micro-batch after it finds its code and data
+    cold; the difference of each pair is that extra cost. Until stop 55 the step followed the previous pair at once:
+    on the 2-core development host the micro-batch (64 samples, the validation's MLP 4 × 768) took +0.26 ms over its
+    back-to-back twin that way and +0.7–1.0 ms after 0.05–0.5 s asleep before the step (stop 55,
+    ``benchmarks/results/calib-55/``), and the stored runs' ranks wait 0.1–0.3 s in their synchronisation each step.
+    Each micro-batch is timed on the
     thread's CPU clock (``time.thread_time``), as the runs record their compute and the optimizer fit its step: the
     rank's own work, which the engines time-slice as the compute (not the waits for a core, which on a busy host
     scatter the wall clock's pairs by milliseconds). The median over every pair of every round, floored at 0, is
@@ -431,8 +443,11 @@ def measure_step_overhead(
                 step()
         cpus: dict[int, list[float]] = {mb: [] for mb, _ in batches}
         walls: list[float] = []
+        wait = OPTIMIZER_IDLE_S if idle_s is None else idle_s
         for _ in range(rounds):
             for mb, batch in batches:
+                if wait > 0:
+                    time.sleep(wait)
                 step()
                 after, after_cpu = timed(batch)
                 back, back_cpu = timed(batch)
@@ -441,7 +456,7 @@ def measure_step_overhead(
         pooled = [d for values in cpus.values() for d in values]
         measured = statistics.median(pooled)
         return StepOverhead(max(0.0, measured), measured, statistics.median(walls), _half_width_s(pooled),
-                            {mb: statistics.median(v) for mb, v in cpus.items()}, len(pooled))  # fmt: skip
+                            {mb: statistics.median(v) for mb, v in cpus.items()}, len(pooled), wait)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
 

@@ -121,30 +121,70 @@ def test_it_is_not_priced_outside_what_was_measured(tmp_path: Path, nodes: int, 
         assert steps[0] == steps[1], engine
 
 
-def test_the_measurement_pairs_a_micro_batch_after_the_step_with_one_back_to_back(tmp_path: Path) -> None:
-    """A small model, timed for real: every pair of every round is kept, the term is the CPU median floored at 0,
-    and what it rests on is in the profile's meta record."""
-    pytest.importorskip("torch")
-    from runtime.calibrate import STEP_OVERHEAD_ROUNDS, measure_step_overhead
-
+def _small_scenario(tmp_path: Path) -> Path:
+    """A 2-layer MLP of width 64 with Adam: small enough to time for real in a test."""
     path = tmp_path / "small.yaml"
     path.write_text(
         "model: {kind: mlp, layers: 2, hidden: 64}\n"
         "cluster: {nodes: 2, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}}\n"
         "training: {global_batch: 8, micro_batch: 4, optimizer: adam}\n"
     )
+    return path
+
+
+def test_the_measurement_pairs_a_micro_batch_after_the_step_with_one_back_to_back(tmp_path: Path) -> None:
+    """A small model, timed for real: every pair of every round is kept, the term is the CPU median floored at 0,
+    and what it rests on is in the profile's meta record."""
+    pytest.importorskip("torch")
+    from runtime.calibrate import STEP_OVERHEAD_ROUNDS, measure_step_overhead
+
+    path = _small_scenario(tmp_path)
     from runtime.torchrun import destroy_group
 
     try:
-        measured = measure_step_overhead(load_scenario(path), (1, 2), rounds=3, warmup=1)
+        measured = measure_step_overhead(load_scenario(path), (1, 2), rounds=3, warmup=1, idle_s=0.0)
     finally:
         destroy_group()  # the one-rank group the DDP wrapper joined
     assert measured.pairs == 6 and set(measured.by_micro_batch) == {1, 2}
     assert measured.seconds == max(0.0, measured.measured_s)
     assert all(math.isfinite(v) for v in (measured.measured_s, measured.wall_s, measured.half_width_s))
     record = measured.meta()
-    assert record["rounds"] == STEP_OVERHEAD_ROUNDS and record["pairs"] == 6
-    assert set(record) == {"measured_s", "wall_s", "half_width_s", "by_micro_batch_s", "pairs", "rounds"}
+    assert record["rounds"] == STEP_OVERHEAD_ROUNDS and record["pairs"] == 6 and record["idle_s"] == 0.0
+    assert set(record) == {"measured_s", "wall_s", "half_width_s", "by_micro_batch_s", "pairs", "rounds", "idle_s"}
+
+
+@pytest.mark.parametrize("idle", [None, 0.0, 0.05])
+def test_each_optimizer_step_of_the_measurement_follows_the_idle_wait_a_rank_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, idle: float | None
+) -> None:
+    """A rank steps after blocking on its last all-reduce: before every timed pair's optimizer step (and only
+    there) the probe sleeps ``idle_s``, by default the optimizer fit's wait (``OPTIMIZER_IDLE_S``), and records it;
+    0 sleeps never (the measurement before stop 55)."""
+    pytest.importorskip("torch")
+    import runtime.calibrate as rc
+
+    path = _small_scenario(tmp_path)
+    events: list[tuple[str, float]] = []
+    real_step = rc.torch.optim.Adam.step
+
+    def step(self: Any, *args: Any, **kwargs: Any) -> Any:
+        events.append(("step", 0.0))
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(rc.time, "sleep", lambda seconds: events.append(("sleep", seconds)))
+    monkeypatch.setattr(rc.torch.optim.Adam, "step", step)
+    from runtime.torchrun import destroy_group
+
+    try:
+        kwargs = {} if idle is None else {"idle_s": idle}
+        measured = rc.measure_step_overhead(load_scenario(path), (1, 2), rounds=2, warmup=1, **kwargs)
+    finally:
+        destroy_group()
+    wait = rc.OPTIMIZER_IDLE_S if idle is None else idle
+    assert measured.idle_s == wait == measured.meta()["idle_s"]
+    # the warm-up's 2 steps (one a size) at once, then 2 rounds x 2 sizes: each step after the wait, if any
+    pair = [("sleep", wait), ("step", 0.0)] if wait > 0 else [("step", 0.0)]
+    assert events == [("step", 0.0)] * 2 + pair * 4
 
 
 def test_pooled_calibrations_average_it_and_keep_none_where_one_lacks_it() -> None:
