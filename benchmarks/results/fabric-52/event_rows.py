@@ -7,6 +7,7 @@ PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py shift FILE
 PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py arrivals FILE
 PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py floor MODEL [profile|null]
 PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py order FILE
+PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py plain FILE
 
 ``capture``: the screen of ``benchmarks/planner.py``'s row MODEL with every ``evaluate_shared_nics`` call stood in for
 by the plain schedule (``_run``; its record from ``_prefix_times``), and COUNT of those calls (inputs as the screen
@@ -28,7 +29,8 @@ it: what the screen costs beside the rows' own evaluations.
 ``order`` (stop 55): for each run from the first release, whether its operations' starts and its
 sends' departures from there come in the order the plain schedule (``_prefix_times``) gives them (ties in program
 order), for all of them and for the sends alone, how many distinct orders the rows of one program have, and how many
-events each run pops (a run's passes of an event loop on arrays), the largest a program.
+events each run pops (a run's passes of an event loop on arrays), the largest a program. ``plain`` (stop 55): each
+run's makespan against the plain schedule's (``_run``, no loads), from the first release and the rest apart.
 """
 
 from __future__ import annotations
@@ -129,6 +131,24 @@ def floor(model: str, what: str) -> None:
         profiler.runcall(_screen, model)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     ps.evaluate_shared_nics = real
+
+
+def against_plain(path: str) -> None:
+    groups: dict[str, list[float]] = {"from the first release": [], "an overlap before it": []}
+    for a, k in _runs(path):
+        args = list(a)
+        if len(args) > 9:
+            args[9] = None
+        ran = ps.evaluate_shared_nics(*args, **k).makespan_s
+        f, b, p, m, v, schedule, p2p, slow = a[:8]
+        start = k.get("start")
+        key = "from the first release" if start is not None and start.clear == math.inf else "an overlap before it"
+        groups[key].append(ran / ps._run(f, b, p, m, v, schedule, p2p, slow, None).makespan_s - 1)
+    for key, found in groups.items():
+        found.sort()
+        if found:
+            print(f"{key}: {len(found)} runs, {sum(1 for x in found if x == 0)} end as the plain schedule; "
+                  f"median {found[len(found) // 2]:+.3%}, range {found[0]:+.3%} to {found[-1]:+.3%}")  # fmt: skip
 
 
 def order(path: str) -> None:
@@ -306,6 +326,8 @@ if __name__ == "__main__":
         capture(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif what == "split":
         split(sys.argv[2])
+    elif what == "plain":
+        against_plain(sys.argv[2])
     elif what == "order":
         order(sys.argv[2])
     elif what == "floor":
