@@ -52,6 +52,13 @@ MAX_STEPS = 100_000
 """Most measured (and warm-up) steps a validated configuration runs (``--steps``, ``--warmup-steps``)."""
 MAX_REPEATS = 1000
 """Most runs of each validated configuration (``--repeats``)."""
+MAX_RUNS = 1000
+"""Most runs of the runtime one ``dpsim validate`` starts, cases × ``--repeats`` (round 37: each option was bounded
+alone, so 18 cases × 1,000 repeats, each run starting its ranks, was accepted)."""
+MAX_VALIDATION_STEPS = 2 * MAX_STEPS
+"""Most steps one ``dpsim validate`` runs, cases × ``--repeats`` × (``--steps`` + ``--warmup-steps``): one
+configuration at both options' ends still runs (round 37: ``--repeats 1000 --steps 100000`` was accepted, 10^8
+steps)."""
 
 
 def _entries(option: str, text: str) -> list[str]:
@@ -759,6 +766,14 @@ def validate(
         cases.append(items)
     if not cases:
         cases = [[]]
+    run_count = len(cases) * repeats  # round 37: each option was bounded alone, their product by nothing
+    if run_count > MAX_RUNS:
+        raise fail("--repeats", f"{len(cases):,} cases x {repeats:,} repeats = {run_count:,} runs of the runtime, each "
+                   f"starting its ranks; at most {MAX_RUNS:,} a validation: give fewer repeats or cases")  # fmt: skip
+    if run_count * (steps + warmup_steps) > MAX_VALIDATION_STEPS:
+        raise fail("--steps", f"{run_count:,} runs x ({steps:,} steps + {warmup_steps:,} warm-up steps) = "
+                   f"{run_count * (steps + warmup_steps):,} steps; at most {MAX_VALIDATION_STEPS:,} a validation: give "
+                   "fewer --steps, --warmup-steps, --repeats or cases")  # fmt: skip
     from runtime.calibrate import CalibrationPlan
     from runtime.job import JobOptions, check_supported
     from runtime.validate import OUTPUTS, build_cases

@@ -98,6 +98,10 @@ class Case:
     label: str
     overrides: tuple[tuple[str, Any], ...]
     scenario: Scenario
+    replaced: tuple[tuple[str, str], ...] = ()
+    """Each base ``--set`` path this case replaces (itself, or a section holding it), with why: it shaped only the base
+    scenario, and the case ran its own value (round 37: ``validate --set P=x --vary P=a,b`` ran a and b and said nothing
+    of x). Listed in the row's ``ignored_fields`` and in the summary's ``warnings`` (:func:`replaced_set_warnings`)."""
 
 
 def _label(overrides: Sequence[tuple[str, Any]]) -> str:
@@ -115,9 +119,15 @@ def build_cases(
 
     base = load_scenario(scenario_path, base_overrides)
     base_data = _without_derived(base.model_dump(mode="json", exclude_none=True))
+    set_paths = [parse_override(o)[0] for o in base_overrides]
     out = []
     for raw in cases:
         items = [parse_override(c) if isinstance(c, str) else c for c in raw]
+        replaced = []
+        for p in dict.fromkeys(set_paths):
+            holder = next((u for u, _ in items if p == u or p.startswith(u + ".")), None)
+            if holder is not None:
+                replaced.append((p, f"set by --set, replaced in this case by its {holder}"))
         data = apply_overrides(base_data, items)
         paths = {p for p, _ in items}
         if "training.global_batch" not in paths:
@@ -130,7 +140,20 @@ def build_cases(
             t.pop("accumulation", None)
         source = f"<case {_label(items)}>"
         scenario = scenario_from_dict(yaml.safe_load(yaml.safe_dump(data)), source)
-        out.append(Case(_label(items), tuple(items), scenario))
+        out.append(Case(_label(items), tuple(items), scenario, tuple(replaced)))
+    return out
+
+
+def replaced_set_warnings(cases: Sequence[Case]) -> list[str]:
+    """One warning for each base ``--set`` a case replaces (:attr:`Case.replaced`), naming the cases: there it was read
+    by nothing (in every case: by nothing but the base scenario's validation). A sweep lists the same in every row
+    (:class:`dpsim.api._Base`) and under its table."""
+    paths = dict.fromkeys(path for case in cases for path, _ in case.replaced)
+    out = []
+    for path in paths:
+        where = [case.label for case in cases if path in dict(case.replaced)]
+        which = "every case" if len(where) == len(cases) else f"{len(where)} of {len(cases)} cases ({'; '.join(where)})"
+        out.append(f"--set {path}: replaced in {which} by the case's own value (it shaped only the base scenario)")
     return out
 
 
@@ -337,6 +360,8 @@ def validate(
     engines = list(engines or [engine])
     for case in cases:
         check_supported(case.scenario)  # refuse before calibrating or running anything
+    for warning in replaced_set_warnings(cases):  # said before the runs too (the summary's warnings repeat it)
+        log(f"validate: warning: {warning}")
     with signals_as_exceptions():
         checked = profile is None and max_residual is not None
         if profile is None:
@@ -393,6 +418,8 @@ def validate(
                 "other_cores_max": _other_cores(runs),
                 "host_pace_vs_calibration": _median_finite([run_pace_ratio(run, fitted.meta) for run in runs]),
             }
+            if case.replaced:  # round 37: a base --set this case replaced, listed as a sweep's rows list it
+                row["ignored_fields"] = "; ".join(f"{path}: {why}" for path, why in case.replaced)
             for name, result in predicted.items():
                 for field in COMPONENTS:
                     m, p = float(getattr(measured, field)), float(getattr(result, field))
@@ -436,7 +463,7 @@ def validate(
         "host_load": _host_load_summary(every_run),
         "host_pace": _host_pace_summary(every_run, fitted.meta),
         "tcp_congestion_control": {"profile": fitted.meta.get("tcp_congestion_control"), "runs": ran_cc},
-        "warnings": [mismatch] if mismatch else [],
+        "warnings": [*([mismatch] if mismatch else []), *replaced_set_warnings(cases)],
     }
     for name in engines:
         predicted_steps = table[f"predicted_{name}_step_time_s"]

@@ -6447,6 +6447,41 @@ def options_read_by_nothing_and_work_summed() -> Iterator[Case]:
                    outputs=("{tmp}/p.yaml",))  # fmt: skip
 
 
+def profile_parts_read_by_nothing_and_work_in_all() -> Iterator[Case]:
+    """Round 37 (stop 55). A profile's ``compute.step_overhead`` is priced only where it was measured, DDP's
+    synchronising micro-batch without model parallelism: under ZeRO/FSDP or at one rank the step was the same to the
+    bit and nothing said so (stop 54's lead): listed now in both engines' ``extra.ignored_fields`` as
+    ``calibration.profile.compute.step_overhead``, as a scenario field read by nothing is, and not listed where priced.
+    ``plan --simulate`` (round 36: its simulations summed, covered by test_plan only) refused past the guard naming the
+    option, in 2 s: three pipelines of 250,000 micro-batches each. And ``validate --repeats 1000 --steps 100000``
+    (10^8 steps) and 1,000 repeats of two cases were accepted, each option bounded alone: refused before anything is
+    made, naming the option."""
+    kind = "profile parts read by nothing, work in all (round 37)"
+    files = {"s.yaml": _FRESH_SCENARIO.encode(), "p.yaml": _fresh_profile_edit(_at("compute.step_overhead", "1 ms"))}
+    run = ["run", "{tmp}/s.yaml", "--set", "calibration.profile={tmp}/p.yaml", "--format", "json"]
+    one_rank = ["--set", "cluster.nodes=1", "--set", "cluster.workers_per_node=1", "--set", "training.global_batch=16"]
+    for engine in ("analytic", "sim"):
+        for extra in (["--set", "training.zero_stage=3"], ["--set", "training.zero_stage=2"], one_rank):
+            yield Case(kind, [*run, "--engine", engine, *extra], files,
+                       listed="calibration.profile.compute.step_overhead")  # fmt: skip
+        yield Case(kind, [*run, "--engine", engine], files, accept=True, strict_json=True)  # priced: not listed
+    yield Case(kind, ["plan", "--model", "gpt2-small", "--tokens", "1T", "--min-devices", "64", "--max-devices", "64",
+                      "--tp", "1", "--pp", "4", "--zero", "0", "--micro-batch", "1", "--global-batch", "4000000",
+                      "--simulate", "3", "--top", "3", "--no-progress", "--out", "{tmp}/plan.csv"],
+               expect_error=True, names="--simulate", outputs=("{tmp}/plan.csv",))  # fmt: skip
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # validate needs the runtime (dpsim[runtime])
+        return
+    validate = ["validate", str(CPU_SCENARIO), "--out-dir", "{tmp}/v"]
+    for extra, names in ((["--repeats", "1000", "--steps", "100000"], "--steps"),
+                         (["--steps", "100000", "--warmup-steps", "100000", "--repeats", "2"], "--steps"),
+                         (["--repeats", "1000", "--vary", "cluster.nodes=1,2"], "--repeats"),
+                         (["--repeats", "501", "--case", "cluster.nodes=1", "--case", "cluster.nodes=2"],
+                          "--repeats")):  # fmt: skip
+        yield Case(kind, [*validate, *extra], expect_error=True, names=names, outputs=("{tmp}/v",))
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -6530,6 +6565,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # cases past the host's processes
     units_past_the_range_ends, sweep_sets_the_grid_replaces, outputs_read_only_and_validate_cases_past_the_host,
     options_read_by_nothing_and_work_summed,
+    # round 37 (stop 55): a profile's parts read by nothing listed, plan --simulate and validate's work in all
+    profile_parts_read_by_nothing_and_work_in_all,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

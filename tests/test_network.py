@@ -183,3 +183,34 @@ def test_rate_work_counts_the_route_entries_each_recompute_goes_over(flows: int)
     alone = FluidNetwork(env := simpy.Environment(), [1e6, 1e6])  # two flows on links of their own: none shared
     _finish_times(alone, env, np.array([[0], [1]]), np.full(2, 1000.0))
     assert alone.rate_work == 0
+
+
+def test_the_shared_fabric_stops_at_the_first_event_past_its_work_limit() -> None:
+    """Round 37: the shared fabric checked its work every 256 simpy events, so one costly event (a max-min recompute
+    over millions of route entries: about 0.16 s at 4,096 nodes) could carry a run tens of seconds past the limit before
+    the check came round. A stand-in network whose tenth event charges past :data:`~dpsim.sim.budget.LIMIT_S` is
+    stopped right after that event (simulated time 10), not at the 256th."""
+    from dpsim.errors import ScenarioError
+    from dpsim.sim import budget
+    from dpsim.sim.shared import _run_bounded
+
+    class Counted:
+        events = 0
+        rate_work = 0
+
+    env, net = simpy.Environment(), Counted()
+
+    def ticks() -> Any:
+        for i in range(1, 1000):
+            yield env.timeout(1)
+            if i == 10:
+                net.rate_work = int(budget.LIMIT_S / budget.SHARED_RATE_S) + 1
+
+    env.process(ticks())
+    with pytest.raises(ScenarioError, match="passed its work limit"):
+        _run_bounded(env, net, budget.SharedWork())  # type: ignore[arg-type]
+    assert env.now == 10
+    env, net = simpy.Environment(), Counted()
+    env.process(ticks())
+    _run_bounded(env, net, budget.SharedWork(allow_long=True))  # type: ignore[arg-type]
+    assert env.now == 999

@@ -161,6 +161,78 @@ def test_repeats_go_round_robin_over_the_cases(tmp_path: Path) -> None:
     assert summary["repeats"] == 2
 
 
+def test_a_base_set_a_case_replaces_is_listed_in_its_row_and_the_summary(tmp_path: Path) -> None:
+    """Round 37: ``validate --set P=x --vary P=a,b`` ran a and b, and x shaped only the base scenario, yet neither the
+    table nor the summary said so (a sweep lists it since round 36). Each row it was replaced in lists it in
+    ``ignored_fields`` (a ``--set`` inside a section a case sets, too); the summary warns once per path, naming the
+    cases where not all; a ``--set`` no case touches is not listed; the measured and predicted steps do not move."""
+    import dataclasses
+
+    from dpsim import api
+    from dpsim.calibration import HardwareProfile, save_profile
+    from runtime.validate import replaced_set_warnings, validate
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    sets = ["communication.algorithm=ring", "training.micro_batch=1", "communication.bucket='2 MiB'"]
+    section = {"algorithm": "ring", "bucket": "1 MiB"}
+    cases = build_cases(
+        path, sets, [[("training.micro_batch", 2)], [("training.micro_batch", 4), ("communication", section)]]
+    )
+    assert [dict(c.replaced) for c in cases] == [
+        {"training.micro_batch": "set by --set, replaced in this case by its training.micro_batch"},
+        {"training.micro_batch": "set by --set, replaced in this case by its training.micro_batch",
+         "communication.algorithm": "set by --set, replaced in this case by its communication",
+         "communication.bucket": "set by --set, replaced in this case by its communication"},
+    ]  # fmt: skip
+    warned = replaced_set_warnings(cases)
+    assert warned[0].startswith("--set training.micro_batch: replaced in every case by the case's own value")
+    assert warned[1].startswith("--set communication.algorithm: replaced in 1 of 2 cases (micro_batch=4, ")
+    assert len(warned) == 3 and not replaced_set_warnings(build_cases(path, sets, [[("cluster.nodes", 3)]]))
+    save_profile(HardwareProfile(name="stand-in", reduction_bandwidth=1e9), tmp_path / "profile.yaml")
+
+    def measure(index: int, case: object, repeat: int) -> object:
+        return dataclasses.replace(api.run(cases[index].scenario, engine="analytic"), engine="runtime")
+
+    logged: list[str] = []
+    table, summary = validate(cases, tmp_path / "out", profile=tmp_path / "profile.yaml", measure=measure,
+                              log=logged.append)  # type: ignore[arg-type]  # fmt: skip
+    assert list(table["ignored_fields"]) == ["; ".join(f"{p}: {w}" for p, w in c.replaced) for c in cases]
+    assert summary["warnings"] == warned
+    assert [line for line in logged if "warning" in line] == [f"validate: warning: {w}" for w in warned]
+    assert list(table["predicted_step_time_s"]) == [api.run(c.scenario).step_time_s for c in cases]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--repeats", "1000", "--steps", "100000"], "--steps: 1,000 runs x (100,000 steps + 2 warm-up steps)"),
+        (["--repeats", "1000", "--vary", "cluster.nodes=2,3"], "--repeats: 2 cases x 1,000 repeats = 2,000 runs"),
+        (["--steps", "100000", "--warmup-steps", "1", "--repeats", "2"], "= 200,002 steps; at most 200,000"),
+    ],
+)
+def test_validate_bounds_its_runs_and_steps_in_all(tmp_path: Path, args: list[str], named: str) -> None:
+    """Round 37: ``--repeats`` and ``--steps`` were each bounded alone, so ``--repeats 1000 --steps 100000`` (10^8
+    steps) and 1,000 repeats of several cases were accepted: refused now before anything is made or measured, naming
+    the option, past :data:`dpsim.cli_runtime.MAX_RUNS` runs and :data:`~dpsim.cli_runtime.MAX_VALIDATION_STEPS`
+    steps in all (one configuration at both options' ends still runs)."""
+    import sys
+
+    from _proc import run
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", "from dpsim.cli import main; main()", "validate", str(path), "--out-dir", str(out),
+               *args]  # fmt: skip
+    proc = run(command, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert named in proc.stderr and not out.exists()
+    from dpsim.cli_runtime import MAX_STEPS, MAX_VALIDATION_STEPS
+
+    assert MAX_VALIDATION_STEPS >= 2 * MAX_STEPS  # --steps and --warmup-steps at their ends, once
+
+
 def test_the_median_run_of_an_even_number_is_the_middle_two_runs_mean() -> None:
     """Odd: the middle run itself. Even: the two middle runs averaged term by term (the terms still add up),
     not the slower of them (the old ``sorted(runs)[len // 2]``)."""

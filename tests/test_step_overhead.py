@@ -116,9 +116,45 @@ def test_it_is_not_priced_outside_what_was_measured(tmp_path: Path, nodes: int, 
     save_profile(_profile(), tmp_path / "with.yaml")
     save_profile(_profile(None), tmp_path / "without.yaml")
     for engine in ("analytic", "sim"):
-        steps = [api.run(_scenario(tmp_path, name, nodes, 1, extra), engine=engine).step_time_s
-                 for name in ("with", "without")]  # fmt: skip
-        assert steps[0] == steps[1], engine
+        runs = [api.run(_scenario(tmp_path, name, nodes, 1, extra), engine=engine) for name in ("with", "without")]
+        assert runs[0].step_time_s == runs[1].step_time_s, engine
+        # round 37: the profile's part read by nothing was listed nowhere; listed now as a scenario field would be
+        listed = (runs[0].extra.get("ignored_fields") or {}).get(UNREAD_KEY, "")
+        assert listed.startswith("measured on DDP's synchronising micro-batch"), engine
+        assert ("training.zero_stage 3" if extra else "one data-parallel rank") in listed
+        assert UNREAD_KEY not in (runs[1].extra.get("ignored_fields") or {})
+
+
+UNREAD_KEY = "calibration.profile.compute.step_overhead"
+"""The key under which a record lists the profile's step overhead where nothing prices it (round 37)."""
+
+
+def test_it_is_listed_only_where_it_is_not_priced(tmp_path: Path) -> None:
+    """Priced (DDP across ranks): not listed. Under tensor or pipeline parallelism, with a profile that times the
+    transformer (a forward/backward fit): the same step to the bit, and listed naming the parallelism. A profile
+    that does not time this model's compute (an MLP curve under a transformer) prices none of its compute, so the
+    overhead is not singled out."""
+    from dpsim import api
+
+    save_profile(_profile(), tmp_path / "with.yaml")
+    priced = api.run(_scenario(tmp_path, "with", 4, 1), engine="analytic")
+    assert UNREAD_KEY not in (priced.extra.get("ignored_fields") or {})
+    fitted = dataclasses.replace(_profile(), compute_curve=None, forward=LinearTime(1e-3, 1e-3),
+                                 backward=LinearTime(2e-3, 2e-3))  # fmt: skip
+    save_profile(fitted, tmp_path / "fit.yaml")
+    save_profile(dataclasses.replace(fitted, step_overhead_s=None), tmp_path / "fit0.yaml")
+    for name, sets, said in (("tp", ["training.tensor_parallel=2"], "runs TP 2 x PP 1"),
+                             ("pp", ["training.pipeline_parallel=2"], "runs TP 1 x PP 2")):  # fmt: skip
+        base = ["model=gpt2-small", "cluster.nodes=2", "cluster.workers_per_node=2", "training.global_batch=8",
+                "training.micro_batch=2", *sets]  # fmt: skip
+        for engine in ("analytic", "sim"):
+            runs = [api.run(load_scenario(None, [*base, f"calibration.profile={tmp_path / p}"]), engine=engine)
+                    for p in ("fit.yaml", "fit0.yaml")]  # fmt: skip
+            assert runs[0].step_time_s == runs[1].step_time_s, (name, engine)
+            assert said in runs[0].extra["ignored_fields"][UNREAD_KEY], (name, engine)
+    curve_only = load_scenario(None, ["model=gpt2-small", "training.tensor_parallel=2",
+                                      f"calibration.profile={tmp_path / 'with.yaml'}"])  # fmt: skip
+    assert UNREAD_KEY not in (api.run(curve_only, engine="analytic").extra.get("ignored_fields") or {})
 
 
 def _small_scenario(tmp_path: Path) -> Path:

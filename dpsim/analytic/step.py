@@ -228,6 +228,7 @@ __all__ = [
     "single_worker_step_time",
     "step_overhead_seconds",
     "step_result",
+    "unread_profile_parts",
     "unread_under_profile",
     "with_degraded_nics",
     "with_group_degraded_nics",
@@ -336,8 +337,10 @@ def unread_under_profile(scenario: Scenario, profile: Any) -> dict[str, str]:
     calibration ran (``torch.optim``'s default on its device: the single-tensor loop on CPU,
     :func:`runtime.optim.kernel_options`), without clipping (the runtime refuses it); either field was the same
     step to the bit (``tests/test_ignored_fields.py``). Beside a profile's fitted links, the fields only NCCL's model
-    reads (:func:`dpsim.calibration.unread_beside_fitted_links`: ``cluster.cpu_vendor``)."""
+    reads (:func:`dpsim.calibration.unread_beside_fitted_links`: ``cluster.cpu_vendor``). And a part of the profile
+    itself that this scenario leaves unread (:func:`unread_profile_parts`)."""
     out = unread_beside_fitted_links(scenario, profile)
+    out.update(unread_profile_parts(scenario, profile))
     if not profile_prices_optimizer(profile):
         return out
     t = scenario.training
@@ -471,6 +474,29 @@ def no_sync_backward_saving(
         gradient_bytes = scenario.model.num_parameters * scenario.gradient_buffer_bytes_per_param
         passed = host_pass_seconds(scenario, profile, 2.0 * gradient_bytes)
     return np.minimum(passed, backward_s) if isinstance(backward_s, np.ndarray) else min(passed, backward_s)
+
+
+def unread_profile_parts(scenario: Scenario, profile: Any) -> dict[str, str]:
+    """The profile's own parts this scenario leaves unread, each with why, keyed ``calibration.profile.<part>``
+    (listed in both engines' ``extra.ignored_fields``, as a scenario field read by nothing is: round 37, they were
+    listed nowhere): ``compute.step_overhead`` where the profile prices this scenario's compute but
+    :func:`step_overhead_seconds` prices none of it (no DDP reducer runs: DeepSpeed's ZeRO, FSDP, one rank; or tensor
+    or pipeline parallelism), the same step to the bit as without it (``tests/test_step_overhead.py``)."""
+    overhead = getattr(profile, "step_overhead_s", None) if profile is not None else None
+    if not overhead or not profile.has_compute_for(scenario) or step_overhead_seconds(scenario, profile):
+        return {}
+    t = scenario.training
+    if not scenario.runs_ddp:
+        where = "no DDP reducer runs here" + (
+            f" (training.zero_stage {t.zero_stage})" if not scenario.reduces_with_ddp else " (one data-parallel rank)"
+        )
+    else:
+        where = f"this scenario runs TP {t.tensor_parallel} x PP {t.pipeline_parallel}"
+    return {
+        "calibration.profile.compute.step_overhead": (
+            f"measured on DDP's synchronising micro-batch without model parallelism and priced only there: {where}"
+        )
+    }
 
 
 def step_overhead_seconds(scenario: Scenario, profile: Any = None) -> float:

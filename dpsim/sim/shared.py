@@ -1257,15 +1257,18 @@ def _tensor_flows(
 
 
 def _run_bounded(env: simpy.Environment, net: FluidNetwork, work: budget.SharedWork) -> None:
-    """``env.run()``, stopped with a one-line error once the work passes the budget (checked every 256 events)."""
+    """``env.run()``, stopped with a one-line error once the work passes the budget, checked after every event (round
+    37: checked every 256 events, a run at 4,096 nodes, where one max-min recompute costs about 0.16 s, could pass its
+    limit by tens of seconds before the check came round; now by at most one event's recomputes)."""
     steps = 0
+    over = work.over
     while True:
         try:
             env.step()
         except simpy.core.EmptySchedule:
             return
         steps += 1
-        if not steps & 255 and work.over(steps, net.events, net.rate_work):
+        if over(steps, net.events, net.rate_work):
             raise work.error(steps, net.events, float(env.now), net.rate_work)
 
 
