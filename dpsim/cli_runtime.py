@@ -767,8 +767,9 @@ def validate(
     if not cases:
         cases = [[]]
     run_count = len(cases) * repeats  # round 37: each option was bounded alone, their product by nothing
-    if run_count > MAX_RUNS:
-        raise fail("--repeats", f"{len(cases):,} cases x {repeats:,} repeats = {run_count:,} runs of the runtime, each "
+    if run_count > MAX_RUNS:  # named by what made it many: the repeats, else the cases (--vary's grid, --case)
+        many_by = "--repeats" if repeats > 1 else ", ".join(o for o, v in (("--vary", vary), ("--case", case)) if v)
+        raise fail(many_by, f"{len(cases):,} cases x {repeats:,} repeats = {run_count:,} runs of the runtime, each "
                    f"starting its ranks; at most {MAX_RUNS:,} a validation: give fewer repeats or cases")  # fmt: skip
     if run_count * (steps + warmup_steps) > MAX_VALIDATION_STEPS:
         raise fail("--steps", f"{run_count:,} runs x ({steps:,} steps + {warmup_steps:,} warm-up steps) = "

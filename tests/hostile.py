@@ -6474,11 +6474,13 @@ def profile_parts_read_by_nothing_and_work_in_all() -> Iterator[Case]:
     if importlib.util.find_spec("torch") is None:  # validate needs the runtime (dpsim[runtime])
         return
     validate = ["validate", str(CPU_SCENARIO), "--out-dir", "{tmp}/v"]
+    grid = "training.micro_batch=" + ",".join(map(str, range(1, 1002)))  # 1,001 cases run once each
     for extra, names in ((["--repeats", "1000", "--steps", "100000"], "--steps"),
                          (["--steps", "100000", "--warmup-steps", "100000", "--repeats", "2"], "--steps"),
                          (["--repeats", "1000", "--vary", "cluster.nodes=1,2"], "--repeats"),
                          (["--repeats", "501", "--case", "cluster.nodes=1", "--case", "cluster.nodes=2"],
-                          "--repeats")):  # fmt: skip
+                          "--repeats"),
+                         (["--vary", grid], "--vary")):  # fmt: skip
         yield Case(kind, [*validate, *extra], expect_error=True, names=names, outputs=("{tmp}/v",))
 
 

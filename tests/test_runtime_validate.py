@@ -209,7 +209,9 @@ def test_a_base_set_a_case_replaces_is_listed_in_its_row_and_the_summary(tmp_pat
         (["--repeats", "1000", "--steps", "100000"], "--steps: 1,000 runs x (100,000 steps + 2 warm-up steps)"),
         (["--repeats", "1000", "--vary", "cluster.nodes=2,3"], "--repeats: 2 cases x 1,000 repeats = 2,000 runs"),
         (["--steps", "100000", "--warmup-steps", "1", "--repeats", "2"], "= 200,002 steps; at most 200,000"),
+        (["--vary", "training.micro_batch=" + ",".join(map(str, range(1, 1002)))], "--vary: 1,001 cases x 1 repeats"),
     ],
+    ids=["steps", "repeats", "steps-and-warm-up", "cases"],
 )
 def test_validate_bounds_its_runs_and_steps_in_all(tmp_path: Path, args: list[str], named: str) -> None:
     """Round 37: ``--repeats`` and ``--steps`` were each bounded alone, so ``--repeats 1000 --steps 100000`` (10^8
