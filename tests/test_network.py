@@ -185,6 +185,32 @@ def test_rate_work_counts_the_route_entries_each_recompute_goes_over(flows: int)
     assert alone.rate_work == 0
 
 
+@pytest.mark.parametrize("links", [1, 1001])
+def test_link_work_counts_the_passes_over_every_link(links: int) -> None:
+    """Round 37: a start, an end of sending, a recompute and each max-min filling round pass over the whole link table
+    (and a recompute over the flow pool), whatever the flows: uncharged, a shared fabric of many jobs (its links grow
+    with the jobs) cost the square of the jobs while its bound counted them linearly. Three flows on link 0 of
+    ``links`` (the rest idle), the short one ending first: one start, two recomputes of one round each (at the start,
+    and when the short one ends, each over the flow pool), two ends of sending (the last two together, nothing left to
+    share): 7 passes of ``links + 1`` entries plus the pool twice. Rates and ``rate_work`` do not depend on the
+    idle links."""
+    env = simpy.Environment()
+    net = FluidNetwork(env, [1e6] * links)
+    ends = _finish_times(net, env, np.zeros((3, 1), dtype=np.int64), np.array([500.0, 1000.0, 1000.0]))
+    assert net.link_work == 7 * (links + 1) + 2 * net._size  # the pool: at least 64 slots
+    assert ends.tolist() == pytest.approx([1.5e-3, 2.5e-3, 2.5e-3]) and net.rate_work == 2 * (3 + 2)
+
+
+def test_the_shared_fabric_charges_its_link_table_passes() -> None:
+    from dpsim.sim import budget
+
+    work = budget.SharedWork()
+    assert work.over(0, 0, 0, int(budget.LIMIT_S / budget.SHARED_LINK_S) + 1) and not work.over(0, 0, 0, 10**9)
+    assert work.spent(1, 2, 3, 4) == pytest.approx(
+        budget.SHARED_STEP_S + 2 * budget.SHARED_FLOW_S + 3 * budget.SHARED_RATE_S + 4 * budget.SHARED_LINK_S
+    )
+
+
 def test_the_shared_fabric_stops_at_the_first_event_past_its_work_limit() -> None:
     """Round 37: the shared fabric checked its work every 256 simpy events, so one costly event (a max-min recompute
     over millions of route entries: about 0.16 s at 4,096 nodes) could carry a run tens of seconds past the limit before
@@ -197,6 +223,7 @@ def test_the_shared_fabric_stops_at_the_first_event_past_its_work_limit() -> Non
     class Counted:
         events = 0
         rate_work = 0
+        link_work = 0
 
     env, net = simpy.Environment(), Counted()
 

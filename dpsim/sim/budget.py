@@ -330,6 +330,15 @@ the recomputes, not the flows ending, are most of the run: ``dpsim run default.y
 --set cluster.nodes=128 --set training.global_batch=auto`` priced 2.1 s by the two terms above and took 4.5 s of CPU,
 and 4,096 nodes ran past minutes unrefused (round 36). Measured 0.047-0.049 us of CPU an entry (32-128 nodes, ``auto``
 and ``tree``, 15-62 M entries, the recompute timed alone, load ~4.5); 0.06 is a margin above that, not a fit."""
+SHARED_LINK_S = 5e-9
+"""Each entry of the fabric's per-link tables (and of the flow pool) that a start, an end of sending, a recompute or a
+max-min filling round passes over whole (:attr:`dpsim.sim.network.FluidNetwork.link_work`). The fabric's links grow
+with its jobs, and so do the starts and ends, so this part grows as the square of the jobs: 10 / 20 / 40 / 80 copies of
+``scenarios/default.yaml`` took 1.80 / 4.09 / 9.21 / 25.15 s of CPU in the event loop, which the three terms above
+counted as 3.06 / 5.90 / 11.59 / 22.96 s, so 1,000 copies were counted as under 5 minutes and would have run for
+about half an hour (round 37). A least-squares fit of those four runs over the terms above (scaled by 0.46: they
+over-count the rest) and these entries (0.12 / 0.36 / 1.22 / 4.44 G) gives 3.3 ns an entry (the load ~4); 5 ns is a
+margin above that, not a fit."""
 
 
 SHARED_POST_S = 20e-6
@@ -473,14 +482,23 @@ class SharedWork:
         self.spent_s = spent_s
         self.parts = tuple(parts)
 
-    def over(self, steps: int, flow_events: int, rate_work: int = 0) -> bool:
-        return not self.allow_long and self.spent(steps, flow_events, rate_work) > LIMIT_S
+    def over(self, steps: int, flow_events: int, rate_work: int = 0, link_work: int = 0) -> bool:
+        return not self.allow_long and self.spent(steps, flow_events, rate_work, link_work) > LIMIT_S
 
-    def spent(self, steps: int, flow_events: int, rate_work: int = 0) -> float:
-        """Seconds of CPU the run has cost by the model: priced before it plus its events and max-min recomputes."""
-        return self.spent_s + steps * SHARED_STEP_S + flow_events * SHARED_FLOW_S + rate_work * SHARED_RATE_S
+    def spent(self, steps: int, flow_events: int, rate_work: int = 0, link_work: int = 0) -> float:
+        """Seconds of CPU the run has cost by the model: priced before it plus its events, max-min recomputes and
+        passes over the link tables."""
+        return (
+            self.spent_s
+            + steps * SHARED_STEP_S
+            + flow_events * SHARED_FLOW_S
+            + rate_work * SHARED_RATE_S
+            + link_work * SHARED_LINK_S
+        )
 
-    def error(self, steps: int, flow_events: int, simulated_s: float, rate_work: int = 0) -> ScenarioError:
+    def error(
+        self, steps: int, flow_events: int, simulated_s: float, rate_work: int = 0, link_work: int = 0
+    ) -> ScenarioError:
         # the run's events: every collective's, including those whose schedule NCCL's tuner picks as it goes
         largest = (
             ". Most events: " + max(self.parts, key=lambda p: p.least_events).describe()
@@ -490,7 +508,8 @@ class SharedWork:
         return ScenarioError(
             "simulation",
             f"the shared fabric passed its work limit ({_duration(LIMIT_S)} by its cost model: {steps:,} simpy events"
-            f", {flow_events:,} flow events and {rate_work:,} flow rates recomputed, {simulated_s * 1e3:.4g} ms into "
+            f", {flow_events:,} flow events, {rate_work:,} flow rates recomputed and {link_work:,} link-table entries "
+            f"passed over, {simulated_s * 1e3:.4g} ms into "
             f"the step); pass --allow-long to run it anyway{largest}",
             "<simulator>",
         )

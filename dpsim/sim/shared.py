@@ -1268,8 +1268,8 @@ def _run_bounded(env: simpy.Environment, net: FluidNetwork, work: budget.SharedW
         except simpy.core.EmptySchedule:
             return
         steps += 1
-        if over(steps, net.events, net.rate_work):
-            raise work.error(steps, net.events, float(env.now), net.rate_work)
+        if over(steps, net.events, net.rate_work, net.link_work):
+            raise work.error(steps, net.events, float(env.now), net.rate_work, net.link_work)
 
 
 def unread_on_one_fabric(scenario: Scenario) -> dict[str, str]:
