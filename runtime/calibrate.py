@@ -711,9 +711,10 @@ def keep_heap() -> bool:
     largest): allocations below the threshold come from a heap that is never given back, so a step's temporaries
     reuse pages they touched before. Irreversible for the process (glibc's dynamic thresholds stay off), as in a
     long-running training rank whose thresholds have risen; :func:`calibrate_compute` and :func:`refresh` time the
-    compute before the optimizer, and ranks, benchmarks and host workers are processes of their own, so no other
-    measurement runs under it but the optimizer's warm curve. True where glibc took both; False elsewhere (another C
-    library: nothing set)."""
+    compute before the optimizer, and ranks, benchmarks, host workers and the optimizer fit
+    (:func:`fresh_optimizer_fit`) are processes of their own, so no other measurement runs under it but the
+    optimizer's warm curve (:func:`_optimizer_parts` keeps the calibrating process's heap for it). True where glibc
+    took both; False elsewhere (another C library: nothing set)."""
     import ctypes
 
     try:
@@ -1767,6 +1768,7 @@ def _optimizer_parts(
     samples: dict[int, list[float]] = {}
     optimizer, residual = fresh_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold,
                                               samples=samples, timeout_s=plan.timeout_s)  # fmt: skip
+    keep_heap()  # as the in-process fit left it for the curve until stop 55 (the fit now runs in its own process)
     curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers, page_fault_s=page_fault)
     return optimizer, residual, curve, samples
 
