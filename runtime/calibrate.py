@@ -820,9 +820,10 @@ def fresh_optimizer_fit(
     parameters at 38.8 / 84.2 / 169.2 ms where the same fit in a fresh process minutes before and after read
     12.7 / 30.1 / 94.5 and 10.4 / 28.4 / 92.8 ms: the training ranks it prices are fresh processes too."""
     with tempfile.TemporaryDirectory(prefix="dpsim-optimizer-") as tmp:
-        given, out = Path(tmp) / "in.json", Path(tmp) / "out.json"
+        given, out, yaml_path = Path(tmp) / "in.json", Path(tmp) / "out.json", Path(tmp) / "scenario.yaml"
+        yaml_path.write_text(dump_scenario(scenario), encoding="utf-8")
         given.write_text(json.dumps({
-            "scenario": dump_scenario(scenario), "sizes": list(sizes), "reps": reps, "page_fault_s": page_fault_s,
+            "scenario": str(yaml_path), "sizes": list(sizes), "reps": reps, "page_fault_s": page_fault_s,
             "cold_bytes": cold_bytes, "idle_s": idle_s, "samples": {str(k): v for k, v in (samples or {}).items()},
         }), encoding="utf-8")  # fmt: skip
         command = [sys.executable, "-m", "runtime.calibrate", "optimizer", str(given), str(out)]
@@ -841,10 +842,7 @@ def _optimizer_worker(argv: Sequence[str]) -> None:
     steps and the log line (OUT)."""
     given, out = argv
     data = json.loads(Path(given).read_text(encoding="utf-8"))
-    with tempfile.TemporaryDirectory(prefix="dpsim-optimizer-") as tmp:
-        path = Path(tmp) / "scenario.yaml"
-        path.write_text(data["scenario"], encoding="utf-8")
-        scenario = load_scenario(path)
+    scenario = load_scenario(data["scenario"])  # the YAML file fresh_optimizer_fit wrote beside IN
     samples = {int(k): [float(x) for x in v] for k, v in data["samples"].items()}
     lines: list[str] = []
     fit, residual = measure_optimizer_fit(
